@@ -1,0 +1,43 @@
+# Two commands do everything on a fresh machine:
+#   make book   set up .venv from nothing, then build the rendered HTML (_build/html)
+#   make test   set up .venv from nothing, then run every test (nbval over every chapter included)
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.sslbook-installed
+
+.PHONY: setup book test student notebooks bench clean
+
+setup: $(STAMP)
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstall when the project's dependencies change.
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[book,test]"
+	touch $(STAMP)
+
+# Execution is cached in _build/.jupyter_cache; a failing cell or any warning fails the build.
+book: $(STAMP)
+	MPLBACKEND=Agg $(VENV)/bin/jupyter-book build . -W -n --keep-going
+
+# Unit and reference tests, the student-copy meta-tests, then nbval over every chapter notebook.
+test: $(STAMP)
+	MPLBACKEND=Agg $(PY) -m pytest tests
+	MPLBACKEND=Agg $(PY) -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=300 -p no:cacheprovider chapters
+
+# Student copies: every solution replaced by a stub, written to student/.
+student: $(STAMP)
+	$(PY) -m sslbook.student chapters student
+
+# Regenerate the .ipynb beside each chapter from its MyST source (.md).
+notebooks: $(STAMP)
+	$(VENV)/bin/jupytext --to ipynb chapters/*.md
+
+bench: $(STAMP)
+	$(PY) benchmarks/concepts.py
+
+clean:
+	rm -rf _build student

@@ -1,0 +1,125 @@
+"""Random views of images, drawn per sample and computed on whole batches.
+
+A contrastive method learns what its augmentations leave unchanged, so two views
+of one image must differ by a *different* random transformation for every
+sample. torchvision's v2 transforms applied to a batch tensor draw one set of
+parameters for the whole batch; :class:`RandomViews` draws one per sample and
+applies them all at once with ``affine_grid`` / ``grid_sample``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from . import _validate
+
+
+def _uniform(n: int, low: float, high: float, generator, device) -> torch.Tensor:
+    return low + (high - low) * torch.rand(n, generator=generator, device=device)
+
+
+class RandomViews:
+    """Per-sample random geometric and photometric augmentation of an image batch.
+
+    Each call transforms a batch ``x`` of shape N x C x H x W (values in [0, 1])
+    and returns a tensor of the same shape, every image with its own draw of:
+
+    - an affine map: rotation in [-rotation, rotation] degrees, zoom by a factor
+      in ``scale``, shift by up to ``translate`` of the image size in x and y,
+      and a horizontal flip with probability 0.5 when ``flip`` is true;
+    - brightness (an offset in [-brightness, brightness]) and contrast (a factor
+      in [1 - contrast, 1 + contrast]);
+    - Gaussian pixel noise with standard deviation ``noise``;
+    - with probability ``erase``, one rectangle (a side of 20-50% of the image)
+      set to zero.
+
+    Pixels that the affine map brings in from outside the image are zero (the
+    background of digits). Output is clamped to [0, 1].
+
+    >>> views = RandomViews(rotation=15, translate=0.1)
+    >>> views(torch.rand(4, 1, 8, 8)).shape
+    torch.Size([4, 1, 8, 8])
+    """
+
+    def __init__(self, rotation: float = 15.0, scale=(0.9, 1.1), translate: float = 0.1,
+                 flip: bool = False, brightness: float = 0.0, contrast: float = 0.0,
+                 noise: float = 0.0, erase: float = 0.0):
+        _validate.in_range("rotation", rotation, 0, 180)
+        if (not isinstance(scale, (tuple, list)) or len(scale) != 2
+                or not all(isinstance(s, (int, float)) and s > 0 for s in scale)
+                or scale[0] > scale[1]):
+            raise ValueError(f"scale must be a pair (low, high) with 0 < low <= high, got {scale!r}")
+        _validate.in_range("translate", translate, 0, 1)
+        _validate.in_range("brightness", brightness, 0, 1)
+        _validate.in_range("contrast", contrast, 0, 1)
+        _validate.positive("noise", noise, allow_zero=True)
+        _validate.in_range("erase", erase, 0, 1)
+        self.rotation, self.scale, self.translate = float(rotation), tuple(scale), float(translate)
+        self.flip, self.brightness, self.contrast = bool(flip), float(brightness), float(contrast)
+        self.noise, self.erase = float(noise), float(erase)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
+        return f"RandomViews({args})"
+
+    def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        _validate.tensor("x", x, ndim=4, floating=True)
+        n, _, h, w = x.shape
+        dev = x.device
+        out = self._affine(x, generator)
+        if self.contrast > 0:
+            c = _uniform(n, 1 - self.contrast, 1 + self.contrast, generator, dev).view(n, 1, 1, 1)
+            mean = out.mean(dim=(1, 2, 3), keepdim=True)
+            out = (out - mean) * c + mean
+        if self.brightness > 0:
+            out = out + _uniform(n, -self.brightness, self.brightness, generator, dev).view(n, 1, 1, 1)
+        if self.noise > 0:
+            out = out + self.noise * torch.randn(out.shape, generator=generator, device=dev)
+        if self.erase > 0:
+            out = out * (1 - self._erase_mask(n, h, w, generator, dev))
+        return out.clamp_(0.0, 1.0)
+
+    def _affine(self, x, generator):
+        n = x.shape[0]
+        dev = x.device
+        angle = _uniform(n, -self.rotation, self.rotation, generator, dev) * (math.pi / 180)
+        zoom = _uniform(n, *self.scale, generator, dev)
+        # theta maps output coordinates to input coordinates: zooming in by s
+        # samples the input on a grid shrunk by 1/s.
+        cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
+        flip = torch.ones(n, device=dev)
+        if self.flip:
+            flip = torch.where(torch.rand(n, generator=generator, device=dev) < 0.5, -1.0, 1.0)
+        shift = _uniform(2 * n, -2 * self.translate, 2 * self.translate, generator, dev).view(n, 2)
+        theta = torch.stack([
+            torch.stack([cos * flip, -sin, shift[:, 0]], dim=1),
+            torch.stack([sin * flip, cos, shift[:, 1]], dim=1),
+        ], dim=1)
+        grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+        return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+    def _erase_mask(self, n, h, w, generator, dev):
+        apply = (torch.rand(n, generator=generator, device=dev) < self.erase).float()
+        eh = torch.round(_uniform(n, 0.2, 0.5, generator, dev) * h).clamp(min=1)
+        ew = torch.round(_uniform(n, 0.2, 0.5, generator, dev) * w).clamp(min=1)
+        top = torch.floor(torch.rand(n, generator=generator, device=dev) * (h - eh + 1))
+        left = torch.floor(torch.rand(n, generator=generator, device=dev) * (w - ew + 1))
+        rows = torch.arange(h, device=dev).view(1, h, 1)
+        cols = torch.arange(w, device=dev).view(1, 1, w)
+        inside = ((rows >= top.view(n, 1, 1)) & (rows < (top + eh).view(n, 1, 1))
+                  & (cols >= left.view(n, 1, 1)) & (cols < (left + ew).view(n, 1, 1)))
+        return (inside.float() * apply.view(n, 1, 1)).unsqueeze(1)
+
+    def pair(self, x: torch.Tensor, generator: torch.Generator | None = None):
+        """Two independent views of every image: the positive pairs of SimCLR."""
+        return self(x, generator), self(x, generator)
+
+
+def digit_views() -> RandomViews:
+    """The augmentation used for digits in chapter 2: small rotations, zooms and
+    shifts, brightness and contrast changes, pixel noise and occasional erasing."""
+    return RandomViews(rotation=15, scale=(0.8, 1.2), translate=0.15, brightness=0.1,
+                       contrast=0.5, noise=0.1, erase=0.3)

@@ -1,0 +1,185 @@
+"""Measuring the concepts a representation has formed.
+
+Three views of one question, *do the features group images the way the
+unseen labels do?*:
+
+- :func:`cluster_nmi`: k-means with one cluster per class, scored by normalised
+  mutual information against the labels. No label is used to form the clusters.
+- :func:`linear_probe` and :func:`few_label_probe`: a logistic regression on
+  frozen features, with all labels or only a few per class.
+- :func:`knn_accuracy`: the majority label of the k nearest training features.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from . import _validate
+
+
+def _as_numpy(name: str, x, ndim: int) -> np.ndarray:
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu().numpy()
+    x = np.asarray(x)
+    if x.ndim != ndim:
+        raise ValueError(f"{name} must be {ndim}-D, got shape {x.shape}")
+    if x.shape[0] == 0:
+        raise ValueError(f"{name} must not be empty")
+    if np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return x
+
+
+def _features_labels(x, y, prefix: str = ""):
+    x = _np(x)
+    if x.ndim > 2:  # images: one feature per pixel
+        x = x.reshape(len(x), -1)
+    x = _as_numpy(f"{prefix}x", x, 2)
+    y = _as_numpy(f"{prefix}y", y, 1)
+    if len(x) != len(y):
+        raise ValueError(f"{prefix}x and {prefix}y must have the same length, got {len(x)} and {len(y)}")
+    return x, y
+
+
+def _np(x):
+    return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+
+
+@torch.no_grad()
+def embed(encoder: torch.nn.Module, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
+    """Features of ``x`` from a frozen ``encoder`` (evaluation mode, no gradients).
+
+    Input N x C x H x W, output N x D, on the CPU.
+    """
+    _validate.positive_int("batch_size", batch_size)
+    was_training = encoder.training
+    encoder.eval()
+    param = next(encoder.parameters(), None)
+    dev = param.device if param is not None else torch.device("cpu")
+    out = torch.cat([encoder(x[i:i + batch_size].to(dev)).cpu() for i in range(0, len(x), batch_size)])
+    encoder.train(was_training)
+    return out
+
+
+def flatten(x) -> np.ndarray:
+    """Raw pixels as features: N x C x H x W -> N x (C*H*W)."""
+    x = _np(x)
+    return x.reshape(len(x), -1)
+
+
+def linear_probe(train_x, train_y, test_x, test_y, *, max_iter: int = 2000, C: float = 1.0) -> float:
+    """Accuracy on the test set of a logistic regression trained on frozen features.
+
+    The features are standardised with statistics of the training set only.
+    Arrays or tensors: ``train_x`` N x D (or N x C x H x W, flattened), ``train_y`` N.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    train_x, train_y = _features_labels(train_x, train_y, "train_")
+    test_x, test_y = _features_labels(test_x, test_y, "test_")
+    _validate.positive("C", C)
+    if len(np.unique(train_y)) < 2:
+        raise ValueError("train_y must contain at least two classes")
+    clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=max_iter, C=C))
+    clf.fit(train_x, train_y)
+    return float(clf.score(test_x, test_y))
+
+
+def knn_accuracy(train_x, train_y, test_x, test_y, *, k: int = 5, metric: str = "cosine") -> float:
+    """Accuracy of a k-nearest-neighbour vote over frozen training features."""
+    from sklearn.neighbors import KNeighborsClassifier
+
+    train_x, train_y = _features_labels(train_x, train_y, "train_")
+    test_x, test_y = _features_labels(test_x, test_y, "test_")
+    _validate.positive_int("k", k)
+    if k > len(train_x):
+        raise ValueError(f"k must be at most the number of training samples ({len(train_x)}), got {k}")
+    _validate.one_of("metric", metric, {"cosine", "euclidean"})
+    clf = KNeighborsClassifier(n_neighbors=k, metric=metric)
+    clf.fit(train_x, train_y)
+    return float(clf.score(test_x, test_y))
+
+
+def cluster_nmi(x, y, n_clusters: int | None = None, *, seed: int = 0, n_init: int = 10,
+                normalize: bool = True) -> float:
+    """Normalised mutual information between k-means clusters of ``x`` and labels ``y``.
+
+    k-means runs with ``n_clusters`` clusters (by default one per class) on the
+    features, L2-normalised first when ``normalize`` is true, so that raw
+    pixels and learned features are clustered the same way. 1.0 means the
+    clusters are exactly the classes; 0.0 means they share no information.
+    """
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import normalized_mutual_info_score
+
+    x, y = _features_labels(x, y)
+    k = len(np.unique(y)) if n_clusters is None else n_clusters
+    _validate.positive_int("n_clusters", k, minimum=2)
+    if k > len(x):
+        raise ValueError(f"n_clusters must be at most the number of samples ({len(x)}), got {k}")
+    if normalize:
+        x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    labels = KMeans(n_clusters=k, n_init=n_init, random_state=seed).fit_predict(x)
+    return float(normalized_mutual_info_score(y, labels))
+
+
+def few_label_probe(train_x, train_y, test_x, test_y, per_class: int = 5, *, repeats: int = 10,
+                    seed: int = 0) -> tuple[float, float]:
+    """Linear-probe accuracy with only ``per_class`` labelled training samples per class.
+
+    Averaged over ``repeats`` random draws of the labelled set, since one draw
+    of 5 images per class is noisy. Returns ``(mean, standard deviation)``.
+    """
+    from .data import few_labels
+
+    train_x, train_y = _features_labels(train_x, train_y, "train_")
+    _validate.positive_int("repeats", repeats)
+    accs = []
+    for r in range(repeats):
+        idx = few_labels(torch.as_tensor(train_y), per_class, seed=seed + r).numpy()
+        accs.append(linear_probe(train_x[idx], train_y[idx], test_x, test_y))
+    return float(np.mean(accs)), float(np.std(accs))
+
+
+def labels_per_class_curve(train_x, train_y, test_x, test_y, counts=(1, 2, 5, 10, 20, 50), *,
+                           repeats: int = 5, seed: int = 0) -> dict[int, tuple[float, float]]:
+    """Few-label probe accuracy for every number of labels per class in ``counts``.
+
+    Returns ``{per_class: (mean, std)}``; a count at least the size of the
+    smallest class uses every training label once.
+    """
+    train_x, train_y = _features_labels(train_x, train_y, "train_")
+    if not counts or not all(isinstance(c, int) and c > 0 for c in counts):
+        raise ValueError(f"counts must be a non-empty sequence of positive ints, got {counts!r}")
+    smallest = int(np.bincount(train_y).min()) if np.issubdtype(train_y.dtype, np.integer) else None
+    curve = {}
+    for c in counts:
+        if smallest is not None and c >= smallest:
+            curve[c] = (linear_probe(train_x, train_y, test_x, test_y), 0.0)
+        else:
+            curve[c] = few_label_probe(train_x, train_y, test_x, test_y, c, repeats=repeats, seed=seed)
+    return curve
+
+
+def concept_report(representations: dict, train_y, test_y, *, per_class: int = 5,
+                   repeats: int = 10, k: int = 5, seed: int = 0) -> dict[str, dict[str, float]]:
+    """NMI, few-label probe and kNN accuracy for several representations at once.
+
+    ``representations`` maps a name to ``(train_features, test_features)``.
+    NMI is measured on the held-out features. Returns
+    ``{name: {"nmi": ..., "probe": ..., "probe_std": ..., "knn": ...}}``.
+    """
+    report = {}
+    for name, (tr, te) in representations.items():
+        tr, te = flatten(tr), flatten(te)
+        mean, std = few_label_probe(tr, train_y, te, test_y, per_class, repeats=repeats, seed=seed)
+        report[name] = {
+            "nmi": cluster_nmi(te, test_y, seed=seed),
+            "probe": mean,
+            "probe_std": std,
+            "knn": knn_accuracy(tr, train_y, te, test_y, k=k),
+        }
+    return report

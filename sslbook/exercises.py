@@ -1,0 +1,193 @@
+"""Checkers behind the end-of-chapter exercises.
+
+Each ``check_*`` function takes the student's answer, tests it on fixed inputs
+and either prints a one-line confirmation or raises :class:`ExerciseError`
+(an ``AssertionError``) with a message a student can act on. An unanswered
+exercise (the student copy's stub returns ``None``) fails with a message that
+says so.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+
+class ExerciseError(AssertionError):
+    """A wrong or missing answer; the message says what is wrong."""
+
+
+def _fail(number: str, message: str):
+    raise ExerciseError(f"Exercise {number}: {message}")
+
+
+def _unanswered(number: str, what: str):
+    _fail(number, f"not answered yet: {what} Replace the stub under '# YOUR CODE HERE' and run the cell again.")
+
+
+def _passed(number: str, message: str) -> None:
+    print(f"Exercise {number} passed: {message}")
+
+
+def _call(number: str, fn, name: str, *args):
+    if not callable(fn):
+        _fail(number, f"{name} must be a function, got {type(fn).__name__}")
+    try:
+        return fn(*args)
+    except Exception as exc:  # report the student's own error in the exercise's words
+        shapes = ", ".join(str(tuple(a.shape)) if torch.is_tensor(a) else repr(a) for a in args)
+        _fail(number, f"{name}({shapes}) raised {type(exc).__name__}: {exc}")
+
+
+# --- Chapter 1 -----------------------------------------------------------------
+
+SIGNAL_KINDS = ("supervised", "unsupervised", "self-supervised")
+
+#: Scenarios of exercise 1.1: where does each training signal come from?
+SCENARIOS = {
+    "a": "A spam filter learns from e-mails that users marked as spam or not spam.",
+    "b": "Customers are grouped by their purchases, with no target to predict.",
+    "c": "A language model learns to predict words hidden in sentences from the rest of the sentence.",
+    "d": "A network learns to predict how far an image was rotated, having rotated it itself.",
+    "e": "A doctor outlines tumours on scans and a network learns to reproduce the outlines.",
+    "f": "Sensor readings are compressed by PCA to two dimensions to look for structure.",
+}
+
+_SCENARIO_ANSWERS = {"a": "supervised", "b": "unsupervised", "c": "self-supervised",
+                     "d": "self-supervised", "e": "supervised", "f": "unsupervised"}
+
+_SCENARIO_HINTS = {
+    "supervised": "its targets were written by people (a human label per example)",
+    "unsupervised": "there is no target at all: the method only looks for structure",
+    "self-supervised": "it predicts a target that was made automatically from the data itself",
+}
+
+
+def check_signal_kinds(answers) -> None:
+    """Exercise 1.1: ``answers`` maps each key of :data:`SCENARIOS` to a kind of signal."""
+    if answers is None:
+        _unanswered("1.1", "answers is None.")
+    if not isinstance(answers, dict):
+        _fail("1.1", f"answers must be a dict such as {{'a': 'supervised', ...}}, got {type(answers).__name__}")
+    missing = sorted(set(SCENARIOS) - set(answers))
+    if missing:
+        _fail("1.1", f"answers has no entry for scenario(s) {', '.join(missing)}")
+    for key in sorted(SCENARIOS):
+        given = str(answers[key]).strip().lower().replace("_", "-").replace(" ", "-")
+        if given not in SIGNAL_KINDS:
+            _fail("1.1", f"scenario {key}: {answers[key]!r} is not one of {list(SIGNAL_KINDS)}")
+        right = _SCENARIO_ANSWERS[key]
+        if given != right:
+            _fail("1.1", f"scenario {key} is not {given}: ask where its training target comes from. "
+                         f"Here {_SCENARIO_HINTS[right]}.")
+    _passed("1.1", "all six scenarios sorted by where their training signal comes from.")
+
+
+def check_labels_needed(answer, probe_accuracy, target: float = 0.9) -> None:
+    """Exercise 1.2: ``answer`` is the fewest labels per class at which the probe reaches ``target``.
+
+    ``probe_accuracy(per_class)`` is the function the chapter uses to measure the
+    probe; the checker calls it itself around the student's answer.
+    """
+    if answer is None:
+        _unanswered("1.2", "answer is None.")
+    if not isinstance(answer, int) or isinstance(answer, bool) or answer < 1:
+        _fail("1.2", f"answer must be a whole number of labels per class >= 1, got {answer!r}")
+    reached = probe_accuracy(answer)
+    if reached < target:
+        _fail("1.2", f"with {answer} labels per class the probe reaches {reached:.3f}, below {target}: "
+                     f"try more labels per class.")
+    if answer > 1:
+        below = probe_accuracy(answer - 1)
+        if below >= target:
+            _fail("1.2", f"{answer - 1} labels per class already reach {below:.3f} >= {target}: "
+                         f"{answer} is not the smallest number.")
+    _passed("1.2", f"{answer} labels per class are the fewest that reach {target} ({reached:.3f}).")
+
+
+# --- Chapter 2 -----------------------------------------------------------------
+
+def _ideal_loss(n: int, t: float, negatives: int | None = None, self_term: bool = False) -> float:
+    negatives = 2 * n - 2 if negatives is None else negatives
+    return math.log(1 + (1 if self_term else 0) + negatives * math.exp(-1 / t))
+
+
+def check_ideal_loss(fn) -> None:
+    """Exercise 2.1: ``fn(n, temperature)`` is NT-Xent's value on an ideal batch.
+
+    The batch: N pairs whose two views are identical, every other pair of
+    embeddings orthogonal. The checker confirms its own formula against
+    :func:`sslbook.losses.info_nce` on such a batch (one-hot embeddings).
+    """
+    from .losses import info_nce
+
+    for n, t in [(2, 0.5), (4, 0.5), (8, 0.1), (16, 1.0), (32, 0.2)]:
+        got = _call("2.1", fn, "ideal_loss", n, t)
+        if got is None:
+            _unanswered("2.1", "ideal_loss returned None.")
+        try:
+            value = float(got)
+        except (TypeError, ValueError, RuntimeError):
+            _fail("2.1", f"ideal_loss must return one number, got {got!r}")
+        eye = torch.eye(n, dtype=torch.float64)
+        right = float(info_nce(eye, eye.clone(), t))
+        assert math.isclose(right, _ideal_loss(n, t), rel_tol=1e-9)  # the checker's own formula
+        if math.isclose(value, right, rel_tol=1e-6, abs_tol=1e-9):
+            continue
+        where = f"for N = {n} pairs at temperature {t} the loss is {right:.6f}, got {value:.6f}"
+        hints = [
+            (0.0, "even a perfect batch has a loss above zero, because the negatives still get some probability."),
+            (_ideal_loss(n, t, self_term=True), "the anchor's similarity with itself is left out of the denominator."),
+            (_ideal_loss(n, t, negatives=2 * n - 1), "count the negatives again: of the 2N views, one is the anchor and one its positive."),
+            (_ideal_loss(n, t, negatives=n - 1), "the negatives come from both views of the other samples: 2N - 2 of them, not N - 1."),
+            (_ideal_loss(n, 1.0), "the similarities are divided by the temperature before the exponential."),
+            (-_ideal_loss(n, t), "the loss is minus the log of a probability, so it is positive."),
+        ]
+        for wrong, hint in hints:
+            if math.isclose(value, wrong, rel_tol=1e-6, abs_tol=1e-9):
+                _fail("2.1", f"{where}: {hint}")
+        _fail("2.1", f"{where}. The positive has similarity 1, each negative similarity 0: "
+                     "write the softmax probability of the positive, then take minus its log.")
+    _passed("2.1", "ideal_loss matches NT-Xent on ideal batches for every N and temperature tried.")
+
+
+def _top1_reference(z1, z2):
+    z = F.normalize(torch.cat([z1, z2]), dim=1)
+    n = len(z1)
+    sim = (z @ z.T).fill_diagonal_(float("-inf"))
+    target = torch.cat([torch.arange(n, 2 * n), torch.arange(n)])
+    return (sim.argmax(dim=1) == target).float().mean().item()
+
+
+def check_positive_top1(fn) -> None:
+    """Exercise 2.2: ``fn(z1, z2)`` is the fraction of the 2N views whose most similar other view is their positive."""
+    g = torch.Generator().manual_seed(3)
+    base = torch.randn(16, 8, generator=g)
+    cases = [
+        (base, base + 0.05 * torch.randn(16, 8, generator=g)),   # near-perfect pairs
+        (base, torch.randn(16, 8, generator=g)),                 # unrelated pairs
+        (base, base + 0.9 * torch.randn(16, 8, generator=g)),    # in between
+    ]
+    for z1, z2 in cases:
+        got = _call("2.2", fn, "positive_top1", z1.clone(), z2.clone())
+        if got is None:
+            _unanswered("2.2", "positive_top1 returned None.")
+        try:
+            value = float(got)
+        except (TypeError, ValueError, RuntimeError):
+            _fail("2.2", f"positive_top1 must return one number, got {got!r}")
+        right = _top1_reference(z1, z2)
+        if abs(value - right) < 1e-6:
+            continue
+        zn = F.normalize(torch.cat([z1, z2]), dim=1)
+        with_self = ((zn @ zn.T).argmax(dim=1) == torch.cat([torch.arange(16, 32), torch.arange(16)])).float().mean().item()
+        if abs(value - with_self) < 1e-6:
+            _fail("2.2", f"expected {right:.4f}, got {value:.4f}: every view is most similar to itself; "
+                         "exclude the diagonal before taking the argmax.")
+        if not 0.0 <= value <= 1.0:
+            _fail("2.2", f"a fraction lies in [0, 1], got {value:.4f}: did you divide by the number of views (2N)?")
+        _fail("2.2", f"expected {right:.4f} on a batch of N = 16 pairs, got {value:.4f}: "
+                     "for each of the 2N views, is the nearest other view (by cosine similarity) its positive?")
+    _passed("2.2", "positive_top1 matches on near-perfect, unrelated and noisy pairs.")

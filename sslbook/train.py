@@ -1,0 +1,154 @@
+"""One training loop for every chapter.
+
+:func:`fit` runs a step function on batches until a budget of steps or seconds
+is spent, shows a tqdm progress bar, and returns the history of the loss (and
+of any other number the step reports).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Iterator
+
+import torch
+from tqdm.auto import tqdm
+
+from . import _validate
+
+
+@dataclass
+class History:
+    """What :func:`fit` recorded: one entry per step."""
+
+    step: list[int] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    values: dict[str, list[float]] = field(default_factory=dict)
+
+    @property
+    def loss(self) -> list[float]:
+        return self.values.get("loss", [])
+
+    @property
+    def steps(self) -> int:
+        return len(self.step)
+
+    @property
+    def elapsed(self) -> float:
+        return self.seconds[-1] if self.seconds else 0.0
+
+    def smoothed(self, key: str = "loss", window: int = 20) -> list[float]:
+        """A running mean of ``values[key]`` over the last ``window`` steps."""
+        _validate.positive_int("window", window)
+        vals = self.values.get(key, [])
+        out, total = [], 0.0
+        for i, v in enumerate(vals):
+            total += v
+            if i >= window:
+                total -= vals[i - window]
+            out.append(total / min(i + 1, window))
+        return out
+
+
+def shuffled_batches(n: int, batch_size: int, generator: torch.Generator | None = None,
+                     drop_last: bool = True) -> Iterator[torch.Tensor]:
+    """Endless index batches over ``range(n)``, reshuffled every epoch.
+
+    >>> it = shuffled_batches(10, 4, torch.Generator().manual_seed(0))
+    >>> [len(next(it)) for _ in range(3)]
+    [4, 4, 4]
+    """
+    _validate.positive_int("n", n)
+    _validate.positive_int("batch_size", batch_size)
+    if drop_last and batch_size > n:
+        raise ValueError(f"batch_size must be at most n = {n} when drop_last is true, got {batch_size}")
+    while True:
+        order = torch.randperm(n, generator=generator)
+        stop = n - n % batch_size if drop_last else n
+        for start in range(0, stop, batch_size):
+            yield order[start:start + batch_size]
+
+
+def fit(step_fn: Callable[[object], torch.Tensor | dict], batches: Iterable,
+        optimizer: torch.optim.Optimizer, *, steps: int | None = None,
+        seconds: float | None = None, scheduler=None, model: torch.nn.Module | None = None,
+        progress: bool = True, desc: str = "training") -> History:
+    """Train until ``steps`` steps or ``seconds`` seconds are spent, whichever comes first.
+
+    ``step_fn(batch)`` computes the loss of one batch and returns it, or a dict
+    with the loss under ``"loss"`` and other numbers to record. ``fit`` then
+    does ``zero_grad``, ``backward`` and ``optimizer.step()`` (and
+    ``scheduler.step()`` if given). When ``model`` is given it is put in
+    training mode first and in evaluation mode at the end.
+
+    A non-finite loss stops training with a ``FloatingPointError`` naming the
+    step, rather than silently training on NaN.
+
+    >>> w = torch.zeros(1, requires_grad=True)
+    >>> opt = torch.optim.SGD([w], lr=0.1)
+    >>> h = fit(lambda b: ((w - 1) ** 2).sum(), iter(int, 1), opt, steps=50, progress=False)
+    >>> h.steps, round(w.item(), 3)
+    (50, 1.0)
+    """
+    if steps is None and seconds is None:
+        raise ValueError("fit needs a budget: give steps, seconds, or both")
+    if steps is not None:
+        _validate.positive_int("steps", steps)
+    if seconds is not None:
+        _validate.positive("seconds", seconds)
+    if model is not None:
+        model.train()
+    history = History()
+    bar = tqdm(total=steps, desc=desc, disable=not progress, leave=False)
+    start = time.perf_counter()
+    try:
+        for i, batch in enumerate(batches):
+            if steps is not None and i >= steps:
+                break
+            out = step_fn(batch)
+            record = out if isinstance(out, dict) else {"loss": out}
+            loss = record["loss"]
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"the loss became {loss.item()} at step {i}; lower the learning rate")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
+            elapsed = time.perf_counter() - start
+            history.step.append(i)
+            history.seconds.append(elapsed)
+            for key, value in record.items():
+                history.values.setdefault(key, []).append(float(value.detach() if torch.is_tensor(value) else value))
+            bar.update(1)
+            if i % 10 == 0:
+                bar.set_postfix(loss=f"{history.loss[-1]:.4f}")
+            if seconds is not None and elapsed >= seconds:
+                break
+    finally:
+        bar.close()
+        if model is not None:
+            model.eval()
+    return history
+
+
+def simclr_step(model: torch.nn.Module, images: torch.Tensor, views, temperature: float = 0.5,
+                generator: torch.Generator | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
+    """A step function for :func:`fit` that trains ``model`` with SimCLR.
+
+    For a batch of indices into ``images`` it draws two random views of each
+    image with ``views`` (a :class:`~sslbook.augment.RandomViews`), embeds both
+    and returns :func:`~sslbook.losses.info_nce` of the pair.
+    """
+    from .losses import info_nce
+
+    _validate.positive("temperature", temperature)
+
+    def step(idx: torch.Tensor) -> torch.Tensor:
+        x = images[idx]
+        v1, v2 = views.pair(x, generator)
+        z = model(torch.cat([v1, v2]))
+        z1, z2 = z.chunk(2)
+        return info_nce(z1, z2, temperature)
+
+    return step

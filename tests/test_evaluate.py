@@ -1,0 +1,82 @@
+import numpy as np
+import pytest
+import torch
+
+from sslbook import evaluate, models
+
+
+def blobs(n_per_class=30, classes=4, dim=6, spread=0.1, seed=0):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(classes, dim)) * 5
+    y = np.repeat(np.arange(classes), n_per_class)
+    return centres[y] + spread * rng.normal(size=(len(y), dim)), y
+
+
+def test_probe_knn_and_nmi_are_perfect_on_separated_blobs():
+    x, y = blobs()
+    assert evaluate.linear_probe(x, y, x, y) == 1.0
+    assert evaluate.knn_accuracy(x, y, x, y, k=3) == 1.0
+    assert evaluate.cluster_nmi(x, y) == pytest.approx(1.0)
+
+
+def test_nmi_is_near_zero_for_unrelated_labels():
+    x, _ = blobs(n_per_class=100)
+    rng = np.random.default_rng(1)
+    assert evaluate.cluster_nmi(x, rng.integers(0, 4, len(x))) < 0.05
+
+
+def test_probe_is_at_chance_on_noise():
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(400, 5)), rng.integers(0, 2, 400)
+    assert 0.35 < evaluate.linear_probe(x[:200], y[:200], x[200:], y[200:]) < 0.65
+
+
+def test_images_are_flattened_and_tensors_accepted(digits):
+    acc = evaluate.linear_probe(digits.x_train, digits.y_train, digits.x_test, digits.y_test)
+    assert 0.95 < acc <= 1.0
+    assert evaluate.flatten(digits.x_test).shape == (540, 64)
+
+
+def test_few_label_probe_and_curve(digits):
+    mean, std = evaluate.few_label_probe(digits.x_train, digits.y_train, digits.x_test, digits.y_test, 5, repeats=3)
+    assert 0.6 < mean < 0.95 and std >= 0
+    curve = evaluate.labels_per_class_curve(digits.x_train, digits.y_train, digits.x_test, digits.y_test,
+                                            counts=(1, 10, 500), repeats=2)
+    assert list(curve) == [1, 10, 500]
+    assert curve[1][0] < curve[10][0] < curve[500][0]
+    assert curve[500][1] == 0.0  # all labels: one deterministic fit
+
+
+def test_concept_report_keys(digits):
+    rep = evaluate.concept_report({"pixels": (digits.x_train, digits.x_test)}, digits.y_train, digits.y_test, repeats=2)
+    assert set(rep["pixels"]) == {"nmi", "probe", "probe_std", "knn"}
+
+
+def test_embed_uses_eval_mode_and_restores_it():
+    enc = models.SmallCNN(1)
+    enc.train()
+    x = torch.rand(10, 1, 8, 8)
+    a = evaluate.embed(enc, x, batch_size=3)
+    assert enc.training and a.shape == (10, 128) and not a.requires_grad
+    enc.eval()
+    assert torch.allclose(a, enc(x), atol=1e-5)
+
+
+@pytest.mark.parametrize("call,match", [
+    (lambda x, y: evaluate.linear_probe(x, y[:-1], x, y), "same length"),
+    (lambda x, y: evaluate.linear_probe(x, y, x, y, C=0), "C must be"),
+    (lambda x, y: evaluate.linear_probe(x, np.zeros_like(y), x, y), "at least two classes"),
+    (lambda x, y: evaluate.knn_accuracy(x, y, x, y, k=0), "k must be"),
+    (lambda x, y: evaluate.knn_accuracy(x, y, x, y, k=10_000), "k must be at most"),
+    (lambda x, y: evaluate.knn_accuracy(x, y, x, y, metric="manhattan"), "metric must be one of"),
+    (lambda x, y: evaluate.cluster_nmi(x, y, n_clusters=1), "n_clusters"),
+    (lambda x, y: evaluate.cluster_nmi(x[:0], y[:0]), "must not be empty"),
+    (lambda x, y: evaluate.cluster_nmi(np.full_like(x, np.nan), y), "NaN"),
+    (lambda x, y: evaluate.few_label_probe(x, y, x, y, repeats=0), "repeats"),
+    (lambda x, y: evaluate.labels_per_class_curve(x, y, x, y, counts=()), "counts"),
+    (lambda x, y: evaluate.embed(models.SmallCNN(1), torch.rand(2, 1, 8, 8), batch_size=0), "batch_size"),
+])
+def test_bad_inputs_are_refused(call, match):
+    x, y = blobs()
+    with pytest.raises(ValueError, match=match):
+        call(x, y)

@@ -1,0 +1,64 @@
+import numpy as np
+import pytest
+
+from sslbook import plots, widgets
+
+
+def two_blobs(n=40):
+    rng = np.random.default_rng(0)
+    y = np.arange(n) % 2
+    return rng.normal(size=(n, 5)) + np.where(y == 1, 6.0, -6.0)[:, None], y
+
+
+@pytest.mark.parametrize("method", ["pca", "tsne"])
+def test_project_2d(method):
+    x, _ = two_blobs()
+    pts = plots.project_2d(x, method)
+    assert pts.shape == (40, 2) and np.isfinite(pts).all()
+
+
+def test_project_2d_rejects_bad_input():
+    with pytest.raises(ValueError, match="method must be one of"):
+        plots.project_2d(np.zeros((5, 2)), "umap")
+    with pytest.raises(ValueError, match="at least 3 samples"):
+        plots.project_2d(np.zeros((2, 2)))
+
+
+def test_figures_draw(digits):
+    x, y = two_blobs()
+    ax = plots.embedding_scatter(x, y, title="t")
+    assert len(ax.collections) == 2
+    fig = plots.compare_embeddings({"a": x, "b": x * 2}, y)
+    assert len(fig.axes) == 2
+    fig = plots.image_grid({"row": digits.x_train[:5], "rgb": np.random.rand(3, 3, 4, 4)}, ncols=5)
+    assert len(fig.axes) == 10
+    fig = plots.pipeline_diagram([("a", "x"), ("b", None)])
+    assert len(fig.axes[0].patches) == 3  # two boxes, one arrow
+    with pytest.raises(ValueError, match="at least two boxes"):
+        plots.pipeline_diagram([("a", None)])
+
+
+def test_cluster_explorer_reacts_to_its_controls():
+    x, y = two_blobs()
+    rng = np.random.default_rng(1)
+    ex = widgets.cluster_explorer({"blobs": x, "noise": rng.normal(size=x.shape)}, y, max_k=6)
+    assert ex.k.value == 2 and ex.nmi == pytest.approx(1.0)
+    assert "NMI = <b>1.000</b>" in ex.summary.value
+    first = ex.figure
+    ex.which.value = "noise"
+    assert ex.nmi < 0.3 and ex.figure is not first
+    ex.projection.value = "tsne"
+    assert ("noise", "tsne") in ex._points
+    ex.k.value = 5
+    assert "k = 5" in ex.summary.value
+    assert "application/vnd.jupyter.widget-view+json" in ex._repr_mimebundle_()
+
+
+def test_cluster_explorer_rejects_bad_input():
+    x, y = two_blobs()
+    with pytest.raises(ValueError, match="non-empty dict"):
+        widgets.cluster_explorer({}, y)
+    with pytest.raises(ValueError, match=r"features\['a'\] has 39 rows but labels has 40"):
+        widgets.cluster_explorer({"a": x[:-1]}, y)
+    with pytest.raises(ValueError, match="max_k"):
+        widgets.cluster_explorer({"a": x}, y, max_k=1)

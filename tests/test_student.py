@@ -1,0 +1,115 @@
+"""Student copies and chapter notebooks: the promises the book makes to teachers.
+
+- every chapter's .ipynb is the same notebook as its MyST source;
+- a student copy holds no solution code, and executing it fails at every
+  exercise's check cell with the checker's "not answered yet" message;
+- a deliberately wrong answer fails with a message saying what is wrong.
+(nbval over the chapters themselves runs in `make test`.)
+"""
+import glob
+import os
+import re
+
+import jupytext
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from sslbook import student
+
+from conftest import ROOT
+
+CHAPTERS = sorted(glob.glob(os.path.join(ROOT, "chapters", "*.md")))
+
+
+def test_there_are_chapters():
+    assert len(CHAPTERS) >= 2
+
+
+def test_strip_solutions_keeps_indentation_and_code_around():
+    src = "def f(x):\n    y = 1\n    # BEGIN SOLUTION -> return None\n    return x + y\n    # END SOLUTION\nprint(f)\n"
+    out, n = student.strip_solutions(src)
+    assert n == 1
+    assert out == "def f(x):\n    y = 1\n    # YOUR CODE HERE\n    return None\nprint(f)\n"
+
+
+@pytest.mark.parametrize("src,match", [
+    ("# BEGIN SOLUTION\nx = 1\n# END SOLUTION\n", "needs a stub"),
+    ("# BEGIN SOLUTION -> x = None\nx = 1\n", "never closed"),
+    ("x = 1\n# END SOLUTION\n", "without BEGIN"),
+    ("# BEGIN SOLUTION -> a\n# BEGIN SOLUTION -> b\n# END SOLUTION\n", "inside another"),
+])
+def test_strip_solutions_rejects_broken_markers(src, match):
+    with pytest.raises(ValueError, match=match):
+        student.strip_solutions(src)
+
+
+@pytest.mark.parametrize("md", CHAPTERS, ids=os.path.basename)
+def test_ipynb_is_in_sync_with_its_source(md):
+    ipynb = md[:-3] + ".ipynb"
+    assert os.path.exists(ipynb), f"{ipynb} is missing: run `make notebooks`"
+    src = [(c.cell_type, c.source) for c in jupytext.read(md).cells]
+    nb = [(c.cell_type, c.source) for c in nbformat.read(ipynb, as_version=4).cells]
+    assert src == nb, f"{os.path.basename(ipynb)} differs from its .md source: run `make notebooks`"
+
+
+def exercise_cells(nb):
+    return [i for i, c in enumerate(nb.cells) if "check" in c.metadata.get("tags", [])]
+
+
+@pytest.mark.parametrize("md", CHAPTERS, ids=os.path.basename)
+def test_each_chapter_has_checked_exercises_with_folded_solutions(md):
+    nb = jupytext.read(md)
+    checks = exercise_cells(nb)
+    solutions = [c for c in nb.cells if "solution" in c.metadata.get("tags", [])]
+    assert len(checks) >= 2 and len(solutions) == len(checks)
+    for c in solutions:
+        assert "hide-input" in c.metadata["tags"] and "# BEGIN SOLUTION" in c.source
+
+
+def run(nb, cwd):
+    client = NotebookClient(nb, timeout=300, kernel_name="python3", allow_errors=True,
+                            resources={"metadata": {"path": cwd}})
+    client.execute()
+    return nb
+
+
+def errors(cell):
+    return [o for o in cell.get("outputs", []) if o.output_type == "error"]
+
+
+@pytest.mark.parametrize("md", CHAPTERS, ids=os.path.basename)
+def test_student_copy_fails_at_every_exercise_with_the_checkers_message(md, tmp_path):
+    nb = student.student_notebook(md)
+    text = "\n".join(c.source for c in nb.cells)
+    assert "BEGIN SOLUTION" not in text and "END SOLUTION" not in text
+    assert nb.metadata["sslbook"]["solutions_removed"] == len(exercise_cells(nb))
+    nbformat.write(nb, str(tmp_path / "student.ipynb"))
+    run(nb, os.path.dirname(md))
+    checks = exercise_cells(nb)
+    for i, cell in enumerate(nb.cells):
+        if i in checks:
+            errs = errors(cell)
+            assert errs, f"check cell {i} passed in a student copy"
+            assert errs[0].ename == "ExerciseError"
+            assert re.match(r"Exercise \d+\.\d+: not answered yet", errs[0].evalue), errs[0].evalue
+        else:
+            assert not errors(cell), f"cell {i} failed in the student copy: {errors(cell)[0].evalue}"
+
+
+def test_a_wrong_answer_fails_with_what_is_wrong(tmp_path):
+    md = os.path.join(ROOT, "chapters", "01_background.md")
+    nb = jupytext.read(md)
+    # Keep only what exercise 1.1 needs: the imports, its listing, a wrong answer and its check.
+    cells = [c for c in nb.cells if c.cell_type == "code"]
+    listing = next(c for c in cells if "exercises.SCENARIOS" in c.source)
+    solution = next(c for c in cells if "answers = {" in c.source)
+    check = next(c for c in cells if "check_signal_kinds" in c.source)
+    wrong = solution.source.replace('"c": "self-supervised"', '"c": "unsupervised"')
+    assert wrong != solution.source
+    solution.source = wrong
+    nb.cells = [listing, solution, check]
+    run(nb, str(tmp_path))
+    err = errors(nb.cells[-1])
+    assert err and err[0].ename == "ExerciseError"
+    assert "scenario c is not unsupervised" in err[0].evalue

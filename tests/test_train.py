@@ -1,0 +1,107 @@
+import time
+
+import pytest
+import torch
+
+from sslbook import augment, models, train
+
+
+def quadratic():
+    w = torch.zeros(2, requires_grad=True)
+    return w, torch.optim.SGD([w], lr=0.1)
+
+
+def test_fit_stops_after_steps_and_records_history():
+    w, opt = quadratic()
+    h = train.fit(lambda b: {"loss": ((w - 3) ** 2).sum(), "w0": w[0]}, iter(int, 1), opt, steps=100, progress=False)
+    assert h.steps == 100 and h.step == list(range(100))
+    assert h.loss[0] == pytest.approx(18.0) and h.loss[-1] < 1e-6
+    assert len(h.values["w0"]) == 100 and h.elapsed >= h.seconds[0] > 0
+    assert torch.allclose(w, torch.full((2,), 3.0), atol=1e-3)
+
+
+def test_fit_stops_after_seconds():
+    w, opt = quadratic()
+
+    def slow_step(_):
+        time.sleep(0.01)
+        return ((w - 1) ** 2).sum()
+
+    start = time.perf_counter()
+    h = train.fit(slow_step, iter(int, 1), opt, seconds=0.2, progress=False)
+    assert 0.2 <= time.perf_counter() - start < 2.0
+    assert 5 <= h.steps < 25
+
+
+def test_fit_stops_when_batches_run_out():
+    w, opt = quadratic()
+    h = train.fit(lambda b: ((w - b) ** 2).sum(), [1.0, 2.0, 3.0], opt, steps=10, progress=False)
+    assert h.steps == 3
+
+
+def test_fit_sets_model_modes_and_steps_the_scheduler():
+    model = torch.nn.Linear(2, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=1.0)
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+    seen = []
+
+    def step(_):
+        seen.append(model.training)
+        return model(torch.ones(1, 2)).pow(2).sum()
+
+    train.fit(step, iter(int, 1), opt, steps=3, scheduler=sched, model=model, progress=False)
+    assert seen == [True] * 3 and not model.training
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.125)
+
+
+def test_fit_refuses_a_nan_loss():
+    w, opt = quadratic()
+    with pytest.raises(FloatingPointError, match="at step 0"):
+        train.fit(lambda b: (w * float("nan")).sum(), iter(int, 1), opt, steps=3, progress=False)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({}, "needs a budget"), ({"steps": 0}, "steps"), ({"steps": 2.5}, "steps"), ({"seconds": -1}, "seconds"),
+])
+def test_fit_rejects_bad_budgets(kwargs, match):
+    w, opt = quadratic()
+    with pytest.raises(ValueError, match=match):
+        train.fit(lambda b: w.sum(), iter(int, 1), opt, progress=False, **kwargs)
+
+
+def test_shuffled_batches_cover_each_epoch_once():
+    it = train.shuffled_batches(10, 5, torch.Generator().manual_seed(0))
+    first_epoch = torch.cat([next(it), next(it)])
+    assert sorted(first_epoch.tolist()) == list(range(10))
+    assert not torch.equal(torch.cat([next(it), next(it)]), first_epoch)
+
+
+def test_shuffled_batches_drop_or_keep_the_last_batch():
+    assert [len(next(train.shuffled_batches(5, 5))) for _ in range(1)] == [5]
+    it = train.shuffled_batches(5, 2, drop_last=False)
+    assert [len(next(it)) for _ in range(3)] == [2, 2, 1]
+    with pytest.raises(ValueError, match="batch_size must be at most n"):
+        next(train.shuffled_batches(3, 4))
+
+
+def test_history_smoothing():
+    h = train.History(values={"loss": [4.0, 2.0, 0.0, 2.0]})
+    assert h.smoothed(window=2) == [4.0, 3.0, 1.0, 1.0]
+    with pytest.raises(ValueError, match="window"):
+        h.smoothed(window=0)
+
+
+def test_simclr_step_lowers_the_loss_on_digits(digits):
+    torch.manual_seed(0)
+    model = models.SimCLRModel(models.SmallCNN(1, widths=(16, 32)), models.ProjectionHead(128, 32))
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    g = torch.Generator().manual_seed(0)
+    step = train.simclr_step(model, digits.x_train, augment.digit_views(), 0.2, g)
+    h = train.fit(step, train.shuffled_batches(len(digits.x_train), 128, g), opt, steps=60, model=model, progress=False)
+    assert sum(h.loss[-10:]) / 10 < sum(h.loss[:5]) / 5 - 0.5
+
+
+def test_simclr_step_rejects_bad_temperature(digits):
+    model = models.SimCLRModel(models.SmallCNN(1), models.ProjectionHead(128, 8))
+    with pytest.raises(ValueError, match="temperature"):
+        train.simclr_step(model, digits.x_train, augment.digit_views(), temperature=0)
