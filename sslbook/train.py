@@ -152,3 +152,34 @@ def simclr_step(model: torch.nn.Module, images: torch.Tensor, views, temperature
         return info_nce(z1, z2, temperature)
 
     return step
+
+
+def pretrain_simclr(images: torch.Tensor, views, *, steps: int | None = None,
+                    seconds: float | None = None, batch_size: int = 256, lr: float = 3e-3,
+                    temperature: float = 0.5, feature_dim: int = 128, out_dim: int = 64,
+                    seed: int = 0, progress: bool = True):
+    """Chapter 2's SimCLR recipe in one call: returns ``(model, history)``.
+
+    A :class:`~sslbook.models.SmallCNN` encoder and a projection head trained with
+    :func:`simclr_step` by AdamW under a one-cycle learning rate (when ``steps``
+    is given), on batches of ``batch_size`` images. ``model.encoder`` is the
+    representation to evaluate.
+    """
+    from .models import ProjectionHead, SimCLRModel, SmallCNN
+
+    _validate.tensor("images", images, ndim=4, floating=True)
+    _validate.positive_int("batch_size", batch_size)
+    _validate.positive("lr", lr)
+    torch.manual_seed(seed)
+    model = SimCLRModel(SmallCNN(images.shape[1], feature_dim=feature_dim),
+                        ProjectionHead(feature_dim, out_dim=out_dim))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+    scheduler = None
+    if steps is not None:
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps)
+    g = torch.Generator().manual_seed(seed)
+    history = fit(simclr_step(model, images, views, temperature, g),
+                  shuffled_batches(len(images), batch_size, g), optimizer,
+                  steps=steps, seconds=seconds, scheduler=scheduler, model=model,
+                  progress=progress, desc="SimCLR")
+    return model, history

@@ -105,3 +105,12 @@ def test_simclr_step_rejects_bad_temperature(digits):
     model = models.SimCLRModel(models.SmallCNN(1), models.ProjectionHead(128, 8))
     with pytest.raises(ValueError, match="temperature"):
         train.simclr_step(model, digits.x_train, augment.digit_views(), temperature=0)
+
+
+def test_pretrain_simclr_returns_a_trained_model(digits):
+    model, h = train.pretrain_simclr(digits.x_train[:300], augment.digit_views(), steps=20, batch_size=64,
+                                     progress=False)
+    assert h.steps == 20 and not model.training
+    assert model.encoder(digits.x_test[:4]).shape == (4, 128)
+    with pytest.raises(ValueError, match="images"):
+        train.pretrain_simclr(digits.x_train[0], augment.digit_views(), steps=1)
