@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
 
 import torch
+import tqdm as _tqdm
 from tqdm.auto import tqdm
 
 from . import _validate
@@ -98,6 +99,9 @@ def fit(step_fn: Callable[[object], torch.Tensor | dict], batches: Iterable,
         _validate.positive("seconds", seconds)
     if model is not None:
         model.train()
+    # tqdm's monitor thread would redraw the bar (a widget in Jupyter) from a
+    # second thread; keep all drawing on the training thread.
+    _tqdm.tqdm.monitor_interval = 0
     history = History()
     bar = tqdm(total=steps, desc=desc, disable=not progress, leave=False)
     start = time.perf_counter()

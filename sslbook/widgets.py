@@ -55,10 +55,13 @@ class ClusterExplorer:
         self.projection = w.ToggleButtons(options=list(PROJECTIONS), description="projection")
         self.k = w.IntSlider(value=min(n_classes, max_k), min=2, max=max_k, description="k-means k")
         self.summary = w.HTML()
-        self.out = w.Output()
+        # An Image widget, not an Output widget: executing a cell that writes into
+        # an Output widget can hang nbclient (jupyter/nbclient#312), and the PNG
+        # bytes also travel with the saved widget state into the HTML.
+        self.image = w.Image(format="png")
         for control in (self.which, self.projection, self.k):
             control.observe(lambda _change: self.update(), names="value")
-        self.ui = w.VBox([w.HBox([self.which, self.k]), self.projection, self.summary, self.out])
+        self.ui = w.VBox([w.HBox([self.which, self.k]), self.projection, self.summary, self.image])
         self.figure = None
         self.nmi = float("nan")
         self.update()
@@ -75,8 +78,9 @@ class ClusterExplorer:
 
     def update(self) -> None:
         """Recompute for the current controls and redraw."""
+        import io
+
         import matplotlib.pyplot as plt
-        from IPython.display import display
         from sklearn.metrics import normalized_mutual_info_score
 
         name, method, k = self.which.value, self.projection.value, self.k.value
@@ -94,13 +98,11 @@ class ClusterExplorer:
         embedding_scatter(None, clusters, points=pts, ax=b, title=f"coloured by k-means cluster (k = {k})")
         fig.suptitle(f"{name}, {method.upper()}", fontsize=10)
         fig.tight_layout()
-        if self.figure is not None:
-            plt.close(self.figure)
-        self.figure = fig
-        with self.out:
-            self.out.clear_output(wait=True)
-            display(fig)
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=90)
         plt.close(fig)
+        self.figure = fig
+        self.image.value = buffer.getvalue()
 
     def _repr_mimebundle_(self, **kwargs):
         return self.ui._repr_mimebundle_(**kwargs)

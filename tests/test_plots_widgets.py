@@ -44,9 +44,10 @@ def test_cluster_explorer_reacts_to_its_controls():
     ex = widgets.cluster_explorer({"blobs": x, "noise": rng.normal(size=x.shape)}, y, max_k=6)
     assert ex.k.value == 2 and ex.nmi == pytest.approx(1.0)
     assert "NMI = <b>1.000</b>" in ex.summary.value
-    first = ex.figure
+    first = ex.image.value
+    assert first[:4] == b"\x89PNG"
     ex.which.value = "noise"
-    assert ex.nmi < 0.3 and ex.figure is not first
+    assert ex.nmi < 0.3 and ex.image.value != first
     ex.projection.value = "tsne"
     assert ("noise", "tsne") in ex._points
     ex.k.value = 5
