@@ -21,6 +21,24 @@ def _uniform(n: int, low: float, high: float, generator, device) -> torch.Tensor
     return low + (high - low) * torch.rand(n, generator=generator, device=device)
 
 
+_LUMA = (0.299, 0.587, 0.114)
+
+
+def _grey(x: torch.Tensor) -> torch.Tensor:
+    w = torch.tensor(_LUMA, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+    return (x * w).sum(dim=1, keepdim=True)
+
+
+def _hue_rotation(angle: torch.Tensor) -> torch.Tensor:
+    """Per-sample 3 x 3 matrices rotating RGB colours about the grey axis (1, 1, 1)."""
+    u = torch.full((3,), 1 / math.sqrt(3), dtype=angle.dtype, device=angle.device)
+    cross = torch.tensor([[0.0, -u[2], u[1]], [u[2], 0.0, -u[0]], [-u[1], u[0], 0.0]],
+                         dtype=angle.dtype, device=angle.device)
+    cos, sin = torch.cos(angle).view(-1, 1, 1), torch.sin(angle).view(-1, 1, 1)
+    eye = torch.eye(3, dtype=angle.dtype, device=angle.device)
+    return cos * eye + (1 - cos) * torch.outer(u, u) + sin * cross
+
+
 class RandomViews:
     """Per-sample random geometric and photometric augmentation of an image batch.
 
@@ -31,7 +49,11 @@ class RandomViews:
       in ``scale``, shift by up to ``translate`` of the image size in x and y,
       and a horizontal flip with probability 0.5 when ``flip`` is true;
     - brightness (an offset in [-brightness, brightness]) and contrast (a factor
-      in [1 - contrast, 1 + contrast]);
+      in [1 - contrast, 1 + contrast]); for colour images also saturation (a
+      factor in [1 - saturation, 1 + saturation]) and hue (a rotation of the
+      colours about the grey axis by up to ``hue`` of a full turn, 0.5 being any
+      hue); all four together with probability ``jitter_p``;
+    - for colour images, conversion to grey with probability ``grayscale``;
     - Gaussian pixel noise with standard deviation ``noise``;
     - with probability ``erase``, one rectangle (a side of 20-50% of the image)
       set to zero.
@@ -46,7 +68,8 @@ class RandomViews:
 
     def __init__(self, rotation: float = 15.0, scale=(0.9, 1.1), translate: float = 0.1,
                  flip: bool = False, brightness: float = 0.0, contrast: float = 0.0,
-                 noise: float = 0.0, erase: float = 0.0):
+                 noise: float = 0.0, erase: float = 0.0, saturation: float = 0.0,
+                 hue: float = 0.0, jitter_p: float = 1.0, grayscale: float = 0.0):
         _validate.in_range("rotation", rotation, 0, 180)
         if (not isinstance(scale, (tuple, list)) or len(scale) != 2
                 or not all(isinstance(s, (int, float)) and s > 0 for s in scale)
@@ -57,9 +80,15 @@ class RandomViews:
         _validate.in_range("contrast", contrast, 0, 1)
         _validate.positive("noise", noise, allow_zero=True)
         _validate.in_range("erase", erase, 0, 1)
+        _validate.in_range("saturation", saturation, 0, 1)
+        _validate.in_range("hue", hue, 0, 0.5)
+        _validate.in_range("jitter_p", jitter_p, 0, 1)
+        _validate.in_range("grayscale", grayscale, 0, 1)
         self.rotation, self.scale, self.translate = float(rotation), tuple(scale), float(translate)
         self.flip, self.brightness, self.contrast = bool(flip), float(brightness), float(contrast)
         self.noise, self.erase = float(noise), float(erase)
+        self.saturation, self.hue = float(saturation), float(hue)
+        self.jitter_p, self.grayscale = float(jitter_p), float(grayscale)
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
@@ -67,15 +96,29 @@ class RandomViews:
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         _validate.tensor("x", x, ndim=4, floating=True)
-        n, _, h, w = x.shape
+        n, channels, h, w = x.shape
+        if (self.hue > 0 or self.saturation > 0 or self.grayscale > 0) and channels != 3:
+            raise ValueError(f"x must have 3 colour channels for hue, saturation or grayscale, got {channels}")
         dev = x.device
         out = self._affine(x, generator)
+        jitter = (torch.rand(n, generator=generator, device=dev) < self.jitter_p).float().view(n, 1, 1, 1)
         if self.contrast > 0:
             c = _uniform(n, 1 - self.contrast, 1 + self.contrast, generator, dev).view(n, 1, 1, 1)
+            c = 1 + jitter * (c - 1)
             mean = out.mean(dim=(1, 2, 3), keepdim=True)
             out = (out - mean) * c + mean
         if self.brightness > 0:
-            out = out + _uniform(n, -self.brightness, self.brightness, generator, dev).view(n, 1, 1, 1)
+            out = out + jitter * _uniform(n, -self.brightness, self.brightness, generator, dev).view(n, 1, 1, 1)
+        if self.saturation > 0:
+            s = _uniform(n, 1 - self.saturation, 1 + self.saturation, generator, dev).view(n, 1, 1, 1)
+            grey = _grey(out)
+            out = grey + (1 + jitter * (s - 1)) * (out - grey)
+        if self.hue > 0:
+            angle = _uniform(n, -self.hue, self.hue, generator, dev) * 2 * math.pi * jitter.view(n)
+            out = torch.einsum("nij,njhw->nihw", _hue_rotation(angle), out)
+        if self.grayscale > 0:
+            to_grey = (torch.rand(n, generator=generator, device=dev) < self.grayscale).view(n, 1, 1, 1)
+            out = torch.where(to_grey, _grey(out).expand_as(out), out)
         if self.noise > 0:
             out = out + self.noise * torch.randn(out.shape, generator=generator, device=dev)
         if self.erase > 0:

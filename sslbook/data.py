@@ -113,3 +113,135 @@ def few_labels(labels, per_class: int, seed: int = 0) -> torch.Tensor:
             )
         chosen.append(members[torch.randperm(len(members), generator=g)[:per_class]])
     return torch.sort(torch.cat(chosen)).values
+
+
+# --- A generated corpus whose words belong to hidden categories ---------------
+
+CORPUS_CATEGORIES = {
+    "animal": ["cat", "dog", "horse", "cow", "sheep", "goat", "rabbit", "mouse"],
+    "food": ["bread", "rice", "apple", "cheese", "soup", "cake", "noodles", "pear"],
+    "place": ["park", "school", "market", "river", "garden", "kitchen", "village", "station"],
+    "colour": ["red", "green", "blue", "yellow", "black", "white", "purple", "orange"],
+    "person": ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi"],
+    "vehicle": ["car", "bus", "train", "bike", "boat", "truck", "tram", "van"],
+}
+
+CORPUS_TEMPLATES = [
+    "the {animal} eats the {food} in the {place}",
+    "{person} rides the {colour} {vehicle} to the {place}",
+    "{person} sees a {colour} {animal} near the {place}",
+    "{person} likes {food} and {food}",
+    "the {vehicle} near the {place} is {colour}",
+    "{person} and {person} walk to the {place}",
+    "a {colour} {animal} sleeps in the {vehicle}",
+    "{person} cooks {food} for the {animal}",
+]
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """Token ids of generated sentences and what the tokens mean.
+
+    ``ids`` is N x L (padded with ``pad_id`` = 0); ``vocab[i]`` is the word of id
+    i; ``category[i]`` is the hidden category of word i (``"function"`` for
+    words such as "the"); ``categories`` lists the content categories.
+    """
+
+    ids: torch.Tensor
+    vocab: tuple[str, ...]
+    category: tuple[str, ...]
+    categories: tuple[str, ...]
+    pad_id: int = 0
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.vocab)
+
+    def content_ids(self) -> torch.Tensor:
+        """Ids of the words that belong to a content category."""
+        return torch.tensor([i for i, c in enumerate(self.category) if c in self.categories])
+
+    def content_labels(self) -> torch.Tensor:
+        """The category index of every content word, aligned with :meth:`content_ids`."""
+        return torch.tensor([self.categories.index(self.category[i]) for i in self.content_ids().tolist()])
+
+    def decode(self, ids) -> str:
+        return " ".join(self.vocab[i] for i in torch.as_tensor(ids).tolist() if i != self.pad_id)
+
+
+def make_corpus(n_sentences: int = 4000, seed: int = 0) -> Corpus:
+    """Sentences from fixed templates whose slots take words of hidden categories.
+
+    Words of one category are used in the same contexts, so a model that predicts
+    masked words from context can learn the categories without being told them.
+    """
+    import random as _random
+
+    _validate.positive_int("n_sentences", n_sentences)
+    function_words = sorted({w for t in CORPUS_TEMPLATES for w in t.split() if not w.startswith("{")})
+    vocab = ["[PAD]"] + function_words
+    category = ["special"] + ["function"] * len(function_words)
+    for name, words in CORPUS_CATEGORIES.items():
+        vocab += words
+        category += [name] * len(words)
+    index = {w: i for i, w in enumerate(vocab)}
+    rng = _random.Random(seed)
+    sentences = []
+    for _ in range(n_sentences):
+        template = rng.choice(CORPUS_TEMPLATES)
+        words = [rng.choice(CORPUS_CATEGORIES[w[1:-1]]) if w.startswith("{") else w for w in template.split()]
+        sentences.append([index[w] for w in words])
+    length = max(len(s) for s in sentences)
+    ids = torch.zeros(n_sentences, length, dtype=torch.long)
+    for i, s in enumerate(sentences):
+        ids[i, : len(s)] = torch.tensor(s)
+    return Corpus(ids, tuple(vocab), tuple(category), tuple(CORPUS_CATEGORIES))
+
+
+# --- Generated shapes: shape, colour and position vary independently ---------
+
+SHAPES = ("circle", "square", "triangle", "cross")
+#: Four colours a quarter of the hue circle apart, at full saturation and value.
+COLOURS = {"red": (1.0, 0.0, 0.0), "lime": (0.5, 1.0, 0.0), "cyan": (0.0, 1.0, 1.0), "violet": (0.5, 0.0, 1.0)}
+
+
+@dataclass(frozen=True)
+class Shapes:
+    """Images of one coloured shape on black: N x 3 x S x S in [0, 1], with both factors as labels."""
+
+    images: torch.Tensor
+    shape: torch.Tensor
+    colour: torch.Tensor
+    shape_names: tuple[str, ...] = SHAPES
+    colour_names: tuple[str, ...] = tuple(COLOURS)
+
+
+def make_shapes(n: int = 2000, size: int = 16, seed: int = 0) -> Shapes:
+    """``n`` images of a circle, square, triangle or cross in one of four colours,
+    with random size and position; shape, colour and position are independent.
+
+    >>> s = make_shapes(8, size=16)
+    >>> tuple(s.images.shape), s.shape.max().item() < 4, s.colour.max().item() < 4
+    ((8, 3, 16, 16), True, True)
+    """
+    _validate.positive_int("n", n)
+    _validate.positive_int("size", size, minimum=8)
+    g = torch.Generator().manual_seed(seed)
+    shape = torch.randint(len(SHAPES), (n,), generator=g)
+    colour = torch.randint(len(COLOURS), (n,), generator=g)
+    radius = (0.22 + 0.12 * torch.rand(n, generator=g)) * size
+    cx = radius + torch.rand(n, generator=g) * (size - 2 * radius)
+    cy = radius + torch.rand(n, generator=g) * (size - 2 * radius)
+    coords = torch.arange(size, dtype=torch.float32) + 0.5
+    yy, xx = coords.view(1, size, 1), coords.view(1, 1, size)
+    dx, dy = (xx - cx.view(n, 1, 1)) / radius.view(n, 1, 1), (yy - cy.view(n, 1, 1)) / radius.view(n, 1, 1)
+    masks = torch.stack([
+        dx ** 2 + dy ** 2 <= 1.0,                                                # circle
+        (dx.abs() <= 0.8) & (dy.abs() <= 0.8),                                   # square
+        (dy <= 0.8) & (dy >= -1.0 + 2 * dx.abs()),                               # triangle, apex up
+        ((dx.abs() <= 0.3) & (dy.abs() <= 1.0)) | ((dy.abs() <= 0.3) & (dx.abs() <= 1.0)),  # cross
+    ], dim=1)                                                                    # N x 4 x S x S
+    mask = masks[torch.arange(n), shape].float()
+    rgb = torch.tensor(list(COLOURS.values()))[colour]                          # N x 3
+    images = mask.unsqueeze(1) * rgb.view(n, 3, 1, 1)
+    return Shapes(images, shape, colour)

@@ -183,3 +183,38 @@ def concept_report(representations: dict, train_y, test_y, *, per_class: int = 5
             "knn": knn_accuracy(tr, train_y, te, test_y, k=k),
         }
     return report
+
+
+def positive_ranks(z1, z2) -> tuple[float, float]:
+    """Readable contrastive training signals: ``(top-1 accuracy, mean rank)`` of the positive.
+
+    Over the 2N views, each anchor ranks the other 2N - 1 views by cosine
+    similarity; rank 1 means its positive (the other view of the same sample)
+    is the most similar. Top-1 is the fraction of anchors with rank 1; chance
+    is 1 / (2N - 1), and the mean rank of a random encoder is about N.
+    """
+    z1 = torch.as_tensor(z1, dtype=torch.float32)
+    z2 = torch.as_tensor(z2, dtype=torch.float32)
+    if z1.ndim != 2 or z1.shape != z2.shape or len(z1) < 2:
+        raise ValueError(f"z1 and z2 must be N x D of the same shape with N >= 2, got "
+                         f"{tuple(z1.shape)} and {tuple(z2.shape)}")
+    n = len(z1)
+    z = torch.nn.functional.normalize(torch.cat([z1, z2]), dim=1)
+    sim = (z @ z.T).fill_diagonal_(float("-inf"))
+    positive = torch.cat([torch.arange(n, 2 * n), torch.arange(n)])
+    pos_sim = sim[torch.arange(2 * n), positive]
+    rank = 1 + (sim > pos_sim.unsqueeze(1)).sum(dim=1).float()
+    return float((rank == 1).float().mean()), float(rank.mean())
+
+
+def embedding_std(z) -> float:
+    """Mean over dimensions of the standard deviation of L2-normalised embeddings.
+
+    A collapse detector (Chen and He, 2021): for healthy D-dimensional embeddings
+    spread over the sphere it is about ``1 / sqrt(D)``; when every input maps to
+    the same vector it falls to 0.
+    """
+    z = torch.as_tensor(z, dtype=torch.float32)
+    if z.ndim != 2 or len(z) < 2:
+        raise ValueError(f"z must be N x D with N >= 2, got shape {tuple(z.shape)}")
+    return float(torch.nn.functional.normalize(z, dim=1).std(dim=0).mean())

@@ -52,3 +52,105 @@ def info_nce(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.5) -> to
     logits = logits.masked_fill(self_mask, float("-inf"))
     positives = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)]).to(z.device)
     return F.cross_entropy(logits, positives)
+
+
+DISTANCES = ("euclidean", "cosine")
+
+
+def _pair_distance(a: torch.Tensor, b: torch.Tensor, distance: str) -> torch.Tensor:
+    if distance == "euclidean":
+        # sqrt with a tiny floor keeps the gradient finite when a == b
+        return torch.sqrt(((a - b) ** 2).sum(dim=1).clamp_min(1e-12))
+    return 1 - F.cosine_similarity(a, b, dim=1, eps=1e-8)
+
+
+def margin_contrastive(a: torch.Tensor, b: torch.Tensor, same, margin: float = 1.0,
+                       distance: str = "euclidean") -> torch.Tensor:
+    """The margin contrastive loss of Hadsell, Chopra and LeCun (2006).
+
+    ``a`` and ``b`` are N x D; ``same[i]`` is 1 (or True) when ``a[i]`` and
+    ``b[i]`` are a similar pair and 0 otherwise. With ``d_i`` the distance of
+    pair i (Euclidean, or the cosine *distance* 1 - cosine similarity):
+
+        L = 1 / (2N) * sum_i [ y_i d_i^2 + (1 - y_i) max(m - d_i, 0)^2 ]
+
+    Similar pairs are pulled together; dissimilar pairs are pushed apart until
+    they are ``margin`` away, after which they cost nothing.
+
+    >>> a = torch.zeros(2, 2); b = torch.tensor([[3.0, 4.0], [0.6, 0.8]])
+    >>> margin_contrastive(a, b, torch.tensor([1, 0])).item()  # (25 + 0) / 4
+    6.25
+    """
+    _validate.tensor("a", a, ndim=2, floating=True)
+    _validate.tensor("b", b, ndim=2, floating=True)
+    if a.shape != b.shape:
+        raise ValueError(f"a and b must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
+    if a.shape[0] == 0:
+        raise ValueError("a and b must hold at least one pair, got an empty batch")
+    _validate.positive("margin", margin, allow_zero=True)
+    _validate.one_of("distance", distance, set(DISTANCES))
+    y = torch.as_tensor(same, device=a.device)
+    if y.shape != (a.shape[0],):
+        raise ValueError(f"same must hold one flag per pair, shape ({a.shape[0]},), got {tuple(y.shape)}")
+    if not torch.all((y == 0) | (y == 1)):
+        raise ValueError("same must hold only 0/1 or False/True values")
+    y = y.to(a.dtype)
+    d = _pair_distance(a, b, distance)
+    per_pair = y * d ** 2 + (1 - y) * torch.clamp(margin - d, min=0) ** 2
+    return per_pair.sum() / (2 * a.shape[0])
+
+
+def triplet(anchor: torch.Tensor, positive: torch.Tensor, negative: torch.Tensor,
+            margin: float = 1.0) -> torch.Tensor:
+    """The triplet loss (Schroff et al., 2015): ``mean_i max(d(a_i, p_i) - d(a_i, n_i) + margin, 0)``.
+
+    Euclidean distances, all inputs N x D. It agrees with
+    ``torch.nn.functional.triplet_margin_loss`` (which adds 1e-6 inside the norm).
+    """
+    for name, t in (("anchor", anchor), ("positive", positive), ("negative", negative)):
+        _validate.tensor(name, t, ndim=2, floating=True)
+    if not anchor.shape == positive.shape == negative.shape:
+        raise ValueError(f"anchor, positive and negative must have the same shape, got "
+                         f"{tuple(anchor.shape)}, {tuple(positive.shape)} and {tuple(negative.shape)}")
+    if anchor.shape[0] == 0:
+        raise ValueError("anchor must hold at least one triplet, got an empty batch")
+    _validate.positive("margin", margin, allow_zero=True)
+    d_pos = _pair_distance(anchor, positive, "euclidean")
+    d_neg = _pair_distance(anchor, negative, "euclidean")
+    return torch.clamp(d_pos - d_neg + margin, min=0).mean()
+
+
+def moco_loss(q: torch.Tensor, k: torch.Tensor, queue: torch.Tensor, temperature: float = 0.2) -> torch.Tensor:
+    """MoCo's InfoNCE (He et al., 2020): each query against its key and a queue of negatives.
+
+    ``q`` (N x D) come from the online encoder, ``k`` (N x D) from the momentum
+    encoder (no gradient flows into them), ``queue`` (K x D) holds keys of
+    earlier batches. All are L2-normalised here. For query i the logits are
+    ``[q_i . k_i, q_i . queue_1, ..., q_i . queue_K] / t`` and the target is 0.
+    """
+    _validate.tensor("q", q, ndim=2, floating=True)
+    _validate.tensor("k", k, ndim=2, floating=True)
+    _validate.tensor("queue", queue, ndim=2, floating=True)
+    if q.shape != k.shape:
+        raise ValueError(f"q and k must have the same shape, got {tuple(q.shape)} and {tuple(k.shape)}")
+    if queue.shape[1] != q.shape[1] or queue.shape[0] == 0:
+        raise ValueError(f"queue must be K x {q.shape[1]} with K >= 1, got {tuple(queue.shape)}")
+    _validate.positive("temperature", temperature)
+    q, k, queue = F.normalize(q, dim=1), F.normalize(k.detach(), dim=1), F.normalize(queue.detach(), dim=1)
+    logits = torch.cat([(q * k).sum(dim=1, keepdim=True), q @ queue.T], dim=1) / temperature
+    return F.cross_entropy(logits, torch.zeros(len(q), dtype=torch.long, device=q.device))
+
+
+def negative_cosine(p: torch.Tensor, z: torch.Tensor, stop_gradient: bool = True) -> torch.Tensor:
+    """SimSiam's loss D(p, z) = -mean_i cos(p_i, z_i) (Chen and He, 2021).
+
+    With ``stop_gradient`` (the default, as in the paper) no gradient flows into
+    ``z``; without it the method collapses, which chapter 3 measures.
+    """
+    _validate.tensor("p", p, ndim=2, floating=True)
+    _validate.tensor("z", z, ndim=2, floating=True)
+    if p.shape != z.shape:
+        raise ValueError(f"p and z must have the same shape, got {tuple(p.shape)} and {tuple(z.shape)}")
+    if stop_gradient:
+        z = z.detach()
+    return -F.cosine_similarity(p, z, dim=1).mean()

@@ -98,3 +98,143 @@ class SimCLRModel(nn.Module):
 def count_parameters(model: nn.Module) -> int:
     """The number of trainable parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+@torch.no_grad()
+def momentum_update(online: nn.Module, target: nn.Module, momentum: float = 0.99) -> None:
+    """Move ``target``'s parameters towards ``online``'s: t <- m t + (1 - m) o (MoCo, BYOL).
+
+    Buffers (batch-norm statistics) are copied.
+    """
+    _validate.in_range("momentum", momentum, 0, 1)
+    for t, o in zip(target.parameters(), online.parameters()):
+        t.mul_(momentum).add_(o.detach(), alpha=1 - momentum)
+    for t, o in zip(target.buffers(), online.buffers()):
+        t.copy_(o)
+
+
+class FeatureQueue:
+    """MoCo's queue: the last ``size`` keys, first in, first out.
+
+    >>> q = FeatureQueue(4, 2); q.enqueue(torch.ones(3, 2)); q.enqueue(torch.zeros(3, 2))
+    >>> len(q), q.features.sum().item()
+    (4, 2.0)
+    """
+
+    def __init__(self, size: int, dim: int):
+        _validate.positive_int("size", size)
+        _validate.positive_int("dim", dim)
+        self.size, self.dim = size, dim
+        self._data = torch.zeros(size, dim)
+        self._ptr, self._count = 0, 0
+
+    def __len__(self) -> int:
+        return self._count
+
+    @property
+    def features(self) -> torch.Tensor:
+        """The stored keys (at most ``size`` x ``dim``)."""
+        return self._data[: self._count] if self._count < self.size else self._data
+
+    @torch.no_grad()
+    def enqueue(self, keys: torch.Tensor) -> None:
+        """Add a batch of keys, overwriting the oldest when full."""
+        if keys.ndim != 2 or keys.shape[1] != self.dim:
+            raise ValueError(f"keys must be B x {self.dim}, got {tuple(keys.shape)}")
+        keys = keys.detach().to(self._data.dtype).cpu()[-self.size:]
+        idx = (self._ptr + torch.arange(len(keys))) % self.size
+        self._data[idx] = keys
+        self._ptr = int((self._ptr + len(keys)) % self.size)
+        self._count = min(self.size, self._count + len(keys))
+
+
+class TinyTransformer(nn.Module):
+    """A small Transformer encoder for masked language modelling.
+
+    Token and learned position embeddings, ``depth`` pre-norm encoder layers,
+    and a linear head over the ``num_embeddings`` token ids (the vocabulary plus
+    the ``[MASK]`` id). Input N x L ids, output N x L x ``num_embeddings`` logits.
+
+    >>> TinyTransformer(num_embeddings=11, max_len=6)(torch.randint(0, 11, (2, 6))).shape
+    torch.Size([2, 6, 11])
+    """
+
+    def __init__(self, num_embeddings: int, dim: int = 64, depth: int = 2, heads: int = 4,
+                 max_len: int = 32, dropout: float = 0.0):
+        super().__init__()
+        _validate.positive_int("num_embeddings", num_embeddings, minimum=2)
+        _validate.positive_int("dim", dim)
+        _validate.positive_int("depth", depth)
+        _validate.positive_int("heads", heads)
+        _validate.positive_int("max_len", max_len)
+        if dim % heads:
+            raise ValueError(f"dim must be divisible by heads ({heads}), got {dim}")
+        self.num_embeddings, self.max_len = num_embeddings, max_len
+        self.tokens = nn.Embedding(num_embeddings, dim)
+        self.positions = nn.Parameter(torch.randn(max_len, dim) * 0.02)
+        layer = nn.TransformerEncoderLayer(dim, heads, dim_feedforward=4 * dim, dropout=dropout,
+                                           batch_first=True, norm_first=True)
+        self.encoder = nn.TransformerEncoder(layer, depth, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(dim)
+        self.head = nn.Linear(dim, num_embeddings)
+
+    def hidden(self, ids: torch.Tensor) -> torch.Tensor:
+        """Contextual token representations, N x L x dim."""
+        if ids.ndim != 2 or ids.shape[1] > self.max_len:
+            raise ValueError(f"ids must be N x L with L <= {self.max_len}, got shape {tuple(ids.shape)}")
+        return self.norm(self.encoder(self.tokens(ids) + self.positions[: ids.shape[1]]))
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.head(self.hidden(ids))
+
+
+class PatchMaskedAutoencoder(nn.Module):
+    """Masked image modelling on small images (MAE / SimMIM style).
+
+    Images are cut into ``patch`` x ``patch`` patches; masked patches are
+    replaced by a learned mask token; a Transformer encoder reads all patch
+    tokens with positions; a linear head predicts every patch's pixels. The
+    loss (see :meth:`loss`) counts only the masked patches.
+    """
+
+    def __init__(self, image_size: int = 8, channels: int = 1, patch: int = 2, dim: int = 64,
+                 depth: int = 2, heads: int = 4):
+        super().__init__()
+        _validate.positive_int("image_size", image_size)
+        _validate.positive_int("patch", patch)
+        if image_size % patch:
+            raise ValueError(f"patch must divide image_size ({image_size}), got {patch}")
+        self.image_size, self.channels, self.patch = image_size, channels, patch
+        self.num_patches = (image_size // patch) ** 2
+        patch_dim = channels * patch * patch
+        self.embed = nn.Linear(patch_dim, dim)
+        self.mask_token = nn.Parameter(torch.zeros(dim))
+        self.positions = nn.Parameter(torch.randn(self.num_patches, dim) * 0.02)
+        layer = nn.TransformerEncoderLayer(dim, heads, dim_feedforward=4 * dim, dropout=0.0,
+                                           batch_first=True, norm_first=True)
+        self.encoder = nn.TransformerEncoder(layer, depth, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(dim)
+        self.head = nn.Linear(dim, patch_dim)
+
+    def forward(self, images: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Predicted patches, N x P x (C * patch * patch), for images with ``mask`` (N x P) hidden."""
+        from .masking import patchify
+
+        tokens = self.embed(patchify(images, self.patch))
+        tokens = torch.where(mask.unsqueeze(-1), self.mask_token.expand_as(tokens), tokens)
+        return self.head(self.norm(self.encoder(tokens + self.positions)))
+
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        """Mean-pooled encoder tokens of unmasked images: N x dim."""
+        from .masking import patchify
+
+        tokens = self.embed(patchify(images, self.patch)) + self.positions
+        return self.norm(self.encoder(tokens)).mean(dim=1)
+
+    def loss(self, images: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Mean squared error over the pixels of the masked patches only."""
+        from .masking import patchify
+
+        target = patchify(images, self.patch)
+        pred = self(images, mask)
+        return ((pred - target) ** 2)[mask].mean()

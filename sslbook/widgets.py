@@ -78,8 +78,6 @@ class ClusterExplorer:
 
     def update(self) -> None:
         """Recompute for the current controls and redraw."""
-        import io
-
         import matplotlib.pyplot as plt
         from sklearn.metrics import normalized_mutual_info_score
 
@@ -98,11 +96,8 @@ class ClusterExplorer:
         embedding_scatter(None, clusters, points=pts, ax=b, title=f"coloured by k-means cluster (k = {k})")
         fig.suptitle(f"{name}, {method.upper()}", fontsize=10)
         fig.tight_layout()
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=90)
-        plt.close(fig)
         self.figure = fig
-        self.image.value = buffer.getvalue()
+        self.image.value = _png(fig)
 
     def _repr_mimebundle_(self, **kwargs):
         return self.ui._repr_mimebundle_(**kwargs)
@@ -111,3 +106,171 @@ class ClusterExplorer:
 def cluster_explorer(features: dict, labels, class_names=None, max_k: int = 20) -> ClusterExplorer:
     """Build a :class:`ClusterExplorer`; display it as the last line of a cell."""
     return ClusterExplorer(features, labels, class_names=class_names, max_k=max_k)
+
+
+def _png(fig) -> bytes:
+    import io
+
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+class TemperatureExplorer:
+    """How the temperature of InfoNCE weights the candidates of one anchor.
+
+    ``similarities`` are one anchor's cosine similarities to its candidates, the
+    positive first. For the chosen temperature t the explorer shows the softmax
+    ``p_k = exp(s_k / t) / sum_j exp(s_j / t)``, the loss ``-log p_0`` and how
+    much the hardest negative weighs against the average negative: the gradient
+    of the loss with respect to ``s_k`` is ``p_k / t`` for a negative, so a low
+    temperature concentrates the push on the hardest negatives.
+
+    >>> ex = TemperatureExplorer([0.9, 0.8, 0.1, -0.2])
+    >>> ex.temperature.value = 0.05; ex.hardest_share > 0.9
+    True
+    """
+
+    def __init__(self, similarities, temperatures=(0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0), value: float = 0.5):
+        import ipywidgets as w
+
+        sims = _np(similarities).astype(np.float64).ravel()
+        if sims.size < 2 or not np.isfinite(sims).all() or np.abs(sims).max() > 1 + 1e-6:
+            raise ValueError("similarities must hold at least 2 finite cosine similarities in [-1, 1], "
+                             "the positive first")
+        temperatures = tuple(float(t) for t in temperatures)
+        if not temperatures or min(temperatures) <= 0:
+            raise ValueError(f"temperatures must be positive numbers, got {temperatures!r}")
+        if value not in temperatures:
+            raise ValueError(f"value must be one of temperatures {temperatures}, got {value!r}")
+        self.similarities = sims
+        self.temperature = w.SelectionSlider(options=temperatures, value=value, description="temperature")
+        self.summary = w.HTML()
+        self.image = w.Image(format="png")
+        self.temperature.observe(lambda _change: self.update(), names="value")
+        self.ui = w.VBox([self.temperature, self.summary, self.image])
+        self.update()
+
+    def weights(self, t: float) -> np.ndarray:
+        """Softmax over the candidates at temperature ``t``."""
+        logits = self.similarities / t
+        p = np.exp(logits - logits.max())
+        return p / p.sum()
+
+    def update(self) -> None:
+        import matplotlib.pyplot as plt
+
+        t = self.temperature.value
+        p = self.weights(t)
+        negatives = p[1:]
+        self.loss = float(-np.log(p[0]))
+        self.hardest_share = float(negatives.max() / negatives.sum())
+        self.summary.value = (f"t = {t}: p(positive) = <b>{p[0]:.3f}</b>, loss = <b>{self.loss:.3f}</b>; "
+                              f"the hardest negative gets <b>{self.hardest_share:.0%}</b> of the negatives' weight")
+        order = np.argsort(-self.similarities[1:]) + 1
+        fig, ax = plt.subplots(figsize=(7, 2.8))
+        ax.bar([0], [p[0]], color="C2", label="positive")
+        ax.bar(np.arange(1, len(p)), p[order], color="C3", label="negatives, most similar first")
+        ax.set(xlabel="candidate", ylabel="softmax weight", ylim=(0, 1), title=f"temperature {t}")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        self.image.value = _png(fig)
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.ui._repr_mimebundle_(**kwargs)
+
+
+class ResultBrowser:
+    """Browse precomputed results with a slider: ``results`` maps an option to a
+    ``(figure, html)`` pair or to a function returning one (called on demand and cached).
+
+    >>> import matplotlib.pyplot as plt
+    >>> b = ResultBrowser({"a": (plt.figure(), "first"), "b": (plt.figure(), "second")}, "option")
+    >>> b.option.value = "b"; b.summary.value
+    'second'
+    """
+
+    def __init__(self, results: dict, description: str = "option"):
+        import ipywidgets as w
+
+        if not isinstance(results, dict) or not results:
+            raise ValueError("results must be a non-empty dict mapping an option to (figure, html)")
+        self._results, self._cache = results, {}
+        self.option = w.SelectionSlider(options=list(results), description=description)
+        self.summary = w.HTML()
+        self.image = w.Image(format="png")
+        self.option.observe(lambda _change: self.update(), names="value")
+        self.ui = w.VBox([self.option, self.summary, self.image])
+        self.update()
+
+    def update(self) -> None:
+        key = self.option.value
+        if key not in self._cache:
+            item = self._results[key]
+            fig, html = item() if callable(item) else item
+            self._cache[key] = (_png(fig), html)
+        self.image.value, self.summary.value = self._cache[key]
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.ui._repr_mimebundle_(**kwargs)
+
+
+class AugmentationChooser:
+    """Pick augmentations, train, and see which factor the embedding clusters by.
+
+    ``choices`` maps an augmentation name to a checkbox default; ``run(names)``
+    trains with the chosen augmentations and returns ``{factor: NMI}``. Results
+    already known are passed in ``results`` (keyed by the sorted tuple of names)
+    and shown at once; others are computed when the button is pressed (this
+    needs a running kernel).
+    """
+
+    def __init__(self, choices: dict, run, results: dict | None = None):
+        import ipywidgets as w
+
+        if not isinstance(choices, dict) or not choices:
+            raise ValueError("choices must be a non-empty dict mapping an augmentation to True/False")
+        if not callable(run):
+            raise ValueError("run must be a function of the chosen augmentation names")
+        self.run_fn = run
+        self.results = {tuple(sorted(k)): v for k, v in (results or {}).items()}
+        self.boxes = {name: w.Checkbox(value=bool(v), description=name) for name, v in choices.items()}
+        self.button = w.Button(description="train with these", button_style="primary")
+        self.summary = w.HTML()
+        self.image = w.Image(format="png")
+        for box in self.boxes.values():
+            box.observe(lambda _change: self.update(), names="value")
+        self.button.on_click(lambda _b: self.update(train=True))
+        self.ui = w.VBox([w.HBox(list(self.boxes.values())), self.button, self.summary, self.image])
+        self.update()
+
+    @property
+    def chosen(self) -> tuple:
+        return tuple(sorted(name for name, box in self.boxes.items() if box.value))
+
+    def update(self, train: bool = False) -> None:
+        import matplotlib.pyplot as plt
+
+        key = self.chosen
+        label = " + ".join(key) if key else "no augmentation"
+        if key not in self.results and train:
+            self.summary.value = f"training with {label} ..."
+            self.results[key] = self.run_fn(key)
+        if key not in self.results:
+            self.summary.value = f"<b>{label}</b>: not trained yet; press the button (needs a running kernel)."
+            return
+        nmi = self.results[key]
+        winner = max(nmi, key=nmi.get)
+        self.summary.value = (f"<b>{label}</b>: the embedding clusters by <b>{winner}</b> ("
+                              + ", ".join(f"NMI({k}) = {v:.2f}" for k, v in nmi.items()) + ")")
+        fig, ax = plt.subplots(figsize=(4.5, 2.6))
+        ax.bar(list(nmi), list(nmi.values()), color=["C0", "C1", "C2", "C3"][: len(nmi)])
+        ax.set(ylim=(0, 1), ylabel="k-means NMI", title=label)
+        fig.tight_layout()
+        self.image.value = _png(fig)
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.ui._repr_mimebundle_(**kwargs)

@@ -80,3 +80,18 @@ def test_bad_inputs_are_refused(call, match):
     x, y = blobs()
     with pytest.raises(ValueError, match=match):
         call(x, y)
+
+
+def test_positive_ranks_and_embedding_std():
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(32, 16, generator=g)
+    top1, rank = evaluate.positive_ranks(z, z + 0.01 * torch.randn(32, 16, generator=g))
+    assert top1 == 1.0 and rank == 1.0
+    top1, rank = evaluate.positive_ranks(z, torch.randn(32, 16, generator=g))
+    assert top1 < 0.2 and 15 < rank < 50
+    assert 0.2 < evaluate.embedding_std(torch.randn(2000, 16, generator=g)) < 0.3  # about 1/4
+    assert evaluate.embedding_std(torch.ones(10, 16)) == 0.0
+    with pytest.raises(ValueError, match="same shape"):
+        evaluate.positive_ranks(z, z[:3])
+    with pytest.raises(ValueError, match="N >= 2"):
+        evaluate.embedding_std(torch.ones(1, 4))

@@ -106,3 +106,68 @@ def one_direction(z1, z2):
 def test_positive_top1_wrong(wrong, match):
     with pytest.raises(ExerciseError, match=match):
         exercises.check_positive_top1(wrong)
+
+
+def test_triplet_checker():
+    exercises.check_triplet(lambda a, p, n, m: F.triplet_margin_loss(a, p, n, margin=m))
+    cases = [
+        (lambda a, p, n, m: None, "not answered yet"),
+        (lambda a, p, n, m: ((a - p).norm(dim=1) - (a - n).norm(dim=1) + m).mean(), "clamp at 0"),
+        (lambda a, p, n, m: ((a - p).norm(dim=1) ** 2 - (a - n).norm(dim=1) ** 2 + m).clamp(min=0).mean(), "not squared"),
+        (lambda a, p, n, m: ((a - p).norm(dim=1) - (a - n).norm(dim=1) + m).clamp(min=0).sum(), "not the sum"),
+        (lambda a, p, n, m: ((a - n).norm(dim=1) - (a - p).norm(dim=1) + m).clamp(min=0).mean(), "comes first"),
+    ]
+    for wrong, match in cases:
+        with pytest.raises(ExerciseError, match="Exercise 3.1: .*" + match):
+            exercises.check_triplet(wrong)
+
+
+def test_collapse_std_checker():
+    exercises.check_collapse_std(lambda z: F.normalize(z, dim=1).std(dim=0).mean())
+    with pytest.raises(ExerciseError, match="not answered yet"):
+        exercises.check_collapse_std(lambda z: None)
+    with pytest.raises(ExerciseError, match="L2-normalise"):
+        exercises.check_collapse_std(lambda z: z.std(dim=0).mean())
+    with pytest.raises(ExerciseError, match="over the samples"):
+        exercises.check_collapse_std(lambda z: F.normalize(z, dim=1).std(dim=1).mean())
+
+
+def good_bert(ids, ratio, mask_id, vocab, g):
+    chosen = torch.rand(ids.shape, generator=g) < ratio
+    u = torch.rand(ids.shape, generator=g)
+    inputs = ids.masked_fill(chosen & (u < 0.8), mask_id)
+    swap = chosen & (u >= 0.8) & (u < 0.9)
+    inputs[swap] = torch.randint(vocab, ids.shape, generator=g)[swap]
+    return inputs, ids.masked_fill(~chosen, -100)
+
+
+def test_bert_masking_checker():
+    exercises.check_bert_masking(good_bert)
+    cases = [
+        (lambda *a: None, "not answered yet"),
+        (lambda ids, r, m, v, g: (good_bert(ids, r, m, v, g)[0], ids.clone()), "labels must be -100 elsewhere"),
+        (lambda ids, r, m, v, g: (ids.masked_fill(torch.rand(ids.shape, generator=g) < r, m),
+                                  ids.masked_fill(torch.rand(ids.shape, generator=g) >= r, -100)), "must be the original|left unchanged"),
+        (lambda ids, r, m, v, g: good_bert(ids, 0.3, m, v, g), "15% should be chosen"),
+    ]
+    for wrong, match in cases:
+        with pytest.raises(ExerciseError, match="Exercise 3.3: .*(" + match + ")"):
+            exercises.check_bert_masking(wrong)
+
+    def all_mask(ids, r, m, v, g):
+        chosen = torch.rand(ids.shape, generator=g) < r
+        return ids.masked_fill(chosen, m), ids.masked_fill(~chosen, -100)
+
+    with pytest.raises(ExerciseError, match="BERT replaces 80%"):
+        exercises.check_bert_masking(all_mask)
+
+
+def test_which_factor_checker():
+    measured = {"geometric": {"shape": 0.4, "colour": 0.5}, "geometric+colour": {"shape": 0.9, "colour": 0.0}}
+    exercises.check_which_factor({"geometric": "colour", "geometric+colour": "shape"}, measured)
+    with pytest.raises(ExerciseError, match="not answered yet"):
+        exercises.check_which_factor(None, measured)
+    with pytest.raises(ExerciseError, match="measured NMI is higher for colour"):
+        exercises.check_which_factor({"geometric": "shape", "geometric+colour": "shape"}, measured)
+    with pytest.raises(ExerciseError, match="exactly the keys"):
+        exercises.check_which_factor({"geometric": "shape"}, measured)
