@@ -12,6 +12,8 @@ unseen labels do?*:
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
@@ -218,3 +220,37 @@ def embedding_std(z) -> float:
     if z.ndim != 2 or len(z) < 2:
         raise ValueError(f"z must be N x D with N >= 2, got shape {tuple(z.shape)}")
     return float(torch.nn.functional.normalize(z, dim=1).std(dim=0).mean())
+
+
+def _unit_rows(name: str, z) -> torch.Tensor:
+    z = torch.as_tensor(z, dtype=torch.float32) if not torch.is_tensor(z) else z
+    if z.ndim != 2 or len(z) < 2:
+        raise ValueError(f"{name} must be N x D with N >= 2, got shape {tuple(z.shape)}")
+    if not torch.isfinite(z).all():
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return torch.nn.functional.normalize(z, dim=1)
+
+
+def alignment(z1, z2, alpha: float = 2.0) -> float:
+    """Alignment of positive pairs (Wang and Isola, 2020): ``E ||f(x) - f(y)||^alpha``.
+
+    ``z1[i]`` and ``z2[i]`` embed two views of sample i; both are L2-normalised
+    first. 0 means every pair coincides; lower is better.
+    """
+    _validate.positive("alpha", alpha)
+    a, b = _unit_rows("z1", z1), _unit_rows("z2", z2)
+    if a.shape != b.shape:
+        raise ValueError(f"z1 and z2 must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
+    return float((a - b).norm(dim=1).pow(alpha).mean())
+
+
+def uniformity(z, t: float = 2.0) -> float:
+    """Uniformity on the hypersphere (Wang and Isola, 2020): ``log E exp(-t ||f(x) - f(y)||^2)``.
+
+    Over all pairs of distinct rows of ``z`` (L2-normalised first). Lower is
+    more uniform; a collapsed embedding scores 0, the highest possible value.
+    """
+    _validate.positive("t", t)
+    u = _unit_rows("z", z)
+    sq = torch.pdist(u).pow(2)
+    return float(torch.logsumexp(-t * sq, dim=0) - math.log(len(sq)))

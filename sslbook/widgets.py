@@ -274,3 +274,93 @@ class AugmentationChooser:
 
     def _repr_mimebundle_(self, **kwargs):
         return self.ui._repr_mimebundle_(**kwargs)
+
+
+def margin_toy(margin: float, steps: int = 60, n_per_class: int = 8, classes: int = 3, lr: float = 3.0,
+               seed: int = 0):
+    """Train free 2-D points of ``classes`` groups with the margin contrastive loss.
+
+    Every pair of points is used: same group = similar, different group =
+    dissimilar. Returns ``(start, end, labels, losses)``; the points are the
+    parameters, so the result shows what the loss alone does to an embedding.
+    """
+    from .losses import margin_contrastive
+
+    _validate.positive("margin", margin, allow_zero=True)
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.arange(classes).repeat_interleave(n_per_class)
+    start = 0.3 * torch.randn(len(labels), 2, generator=g)
+    points = start.clone().requires_grad_(True)
+    i, j = torch.triu_indices(len(labels), len(labels), offset=1)
+    same = (labels[i] == labels[j]).float()
+    opt = torch.optim.SGD([points], lr=lr)
+    history = []
+    for _ in range(steps):
+        loss = margin_contrastive(points[i], points[j], same, margin=margin)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        history.append(loss.item())
+    return start, points.detach(), labels, history
+
+
+class MarginExplorer:
+    """The margin of the contrastive loss, two ways.
+
+    Left: the per-pair loss and its gradient with respect to the distance d, for
+    a similar pair (``d^2``, gradient ``2d``) and a dissimilar pair
+    (``max(m - d, 0)^2``, gradient ``-2 max(m - d, 0)``: nothing beyond the
+    margin). Right: 2-D points of three groups trained for a few steps with that
+    margin, live.
+
+    >>> ex = MarginExplorer(); ex.margin.value = 2.0; ex.final_loss >= 0
+    True
+    """
+
+    def __init__(self, margins=(0.25, 0.5, 1.0, 1.5, 2.0), value: float = 1.0, steps: int = 60):
+        import ipywidgets as w
+
+        margins = tuple(float(m) for m in margins)
+        if not margins or min(margins) < 0:
+            raise ValueError(f"margins must be numbers >= 0, got {margins!r}")
+        if value not in margins:
+            raise ValueError(f"value must be one of margins {margins}, got {value!r}")
+        _validate.positive_int("steps", steps)
+        self.steps = steps
+        self.margin = w.SelectionSlider(options=margins, value=value, description="margin m")
+        self.summary = w.HTML()
+        self.image = w.Image(format="png")
+        self.margin.observe(lambda _change: self.update(), names="value")
+        self.ui = w.VBox([self.margin, self.summary, self.image])
+        self.update()
+
+    def update(self) -> None:
+        import matplotlib.pyplot as plt
+
+        m = self.margin.value
+        d = np.linspace(0, 2.5, 200)
+        start, end, labels, history = margin_toy(m, steps=self.steps)
+        self.final_loss = history[-1]
+        dist = torch.cdist(end, end)
+        other = labels.view(-1, 1) != labels.view(1, -1)
+        self.min_negative_distance = float(dist[other].min())
+        self.summary.value = (f"m = {m}: after {self.steps} steps the closest dissimilar pair is "
+                              f"<b>{self.min_negative_distance:.2f}</b> apart (loss {self.final_loss:.4f})")
+        fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.4))
+        a.plot(d, d ** 2, color="C2", label="similar: $d^2$")
+        a.plot(d, np.maximum(m - d, 0) ** 2, color="C3", label="dissimilar: $\\max(m-d,0)^2$")
+        a.plot(d, 2 * d, color="C2", ls="--", label="gradient, similar")
+        a.plot(d, -2 * np.maximum(m - d, 0), color="C3", ls="--", label="gradient, dissimilar")
+        a.axvline(m, color="grey", lw=0.8)
+        a.set(xlabel="distance d", ylim=(-4.5, 5), title="per-pair loss and d(loss)/dd")
+        a.legend(fontsize=7)
+        for c in range(int(labels.max()) + 1):
+            sel = labels == c
+            b.scatter(start[sel, 0], start[sel, 1], s=12, color=f"C{c}", alpha=0.25)
+            b.scatter(end[sel, 0], end[sel, 1], s=16, color=f"C{c}")
+        b.set(title=f"2-D points: start (faint) and after {self.steps} steps", aspect="equal")
+        fig.tight_layout()
+        self.image.value = _png(fig)
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.ui._repr_mimebundle_(**kwargs)

@@ -1,3 +1,5 @@
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -95,3 +97,26 @@ def test_positive_ranks_and_embedding_std():
         evaluate.positive_ranks(z, z[:3])
     with pytest.raises(ValueError, match="N >= 2"):
         evaluate.embedding_std(torch.ones(1, 4))
+
+
+def test_alignment_and_uniformity():
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(200, 8, generator=g)
+    assert evaluate.alignment(z, z) == pytest.approx(0.0, abs=1e-6)
+    assert evaluate.alignment(z, -z) == pytest.approx(4.0, rel=1e-5)  # antipodal unit vectors: distance 2
+    assert evaluate.alignment(z, -z, alpha=1.0) == pytest.approx(2.0, rel=1e-5)
+    spread = evaluate.uniformity(z)
+    collapsed = evaluate.uniformity(torch.ones(50, 8))
+    assert collapsed == pytest.approx(0.0, abs=1e-6) and spread < -1.0
+    # a brute-force reference over all pairs
+    u = torch.nn.functional.normalize(z[:20], dim=1)
+    ref = math.log(sum(math.exp(-2 * float((u[i] - u[j]).pow(2).sum())) for i in range(20) for j in range(i + 1, 20)) / 190)
+    assert evaluate.uniformity(z[:20]) == pytest.approx(ref, rel=1e-5)
+    with pytest.raises(ValueError, match="same shape"):
+        evaluate.alignment(z, z[:5])
+    with pytest.raises(ValueError, match="N >= 2"):
+        evaluate.uniformity(z[:1])
+    with pytest.raises(ValueError, match="t must be"):
+        evaluate.uniformity(z, t=0)
+    with pytest.raises(ValueError, match="alpha"):
+        evaluate.alignment(z, z, alpha=-1)

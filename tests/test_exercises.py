@@ -171,3 +171,37 @@ def test_which_factor_checker():
         exercises.check_which_factor({"geometric": "shape", "geometric+colour": "shape"}, measured)
     with pytest.raises(ExerciseError, match="exactly the keys"):
         exercises.check_which_factor({"geometric": "shape"}, measured)
+
+
+def test_margin_gradient_checker():
+    exercises.check_margin_gradient(lambda d, m, n: -max(m - d, 0.0) / n)
+    cases = [
+        (lambda d, m, n: None, "not answered yet"),
+        (lambda d, m, n: -(m - d) / n, "beyond the margin"),
+        (lambda d, m, n: max(m - d, 0.0) / n, "check the sign"),
+        (lambda d, m, n: -2 * max(m - d, 0.0), "factor 1/\\(2n\\)"),
+        (lambda d, m, n: -2 * max(m - d, 0.0) / n, "derivative of \\(m - d\\)\\^2"),
+    ]
+    for wrong, match in cases:
+        with pytest.raises(ExerciseError, match="Exercise 4.1: .*" + match):
+            exercises.check_margin_gradient(wrong)
+
+
+def test_predicted_loss_checker():
+    exercises.check_predicted_loss(0.08)
+    with pytest.raises(ExerciseError, match="not answered yet"):
+        exercises.check_predicted_loss(None)
+    with pytest.raises(ExerciseError, match="article's factor 1/2"):
+        exercises.check_predicted_loss(0.16)
+    with pytest.raises(ExerciseError, match="cosine \\*distance\\*"):
+        exercises.check_predicted_loss(0.09)
+    with pytest.raises(ExerciseError, match="must be a number"):
+        exercises.check_predicted_loss("0.08x")
+
+
+def test_bits_checker():
+    exercises.check_bits(-(math.log2(0.8) + math.log2(0.7)) / 2)
+    with pytest.raises(ExerciseError, match="in nats"):
+        exercises.check_bits(-(math.log(0.8) + math.log(0.7)) / 2)
+    with pytest.raises(ExerciseError, match="not answered yet"):
+        exercises.check_bits(None)

@@ -63,3 +63,55 @@ def test_cluster_explorer_rejects_bad_input():
         widgets.cluster_explorer({"a": x[:-1]}, y)
     with pytest.raises(ValueError, match="max_k"):
         widgets.cluster_explorer({"a": x}, y, max_k=1)
+
+
+def test_temperature_explorer_concentrates_weight_at_low_temperature():
+    ex = widgets.TemperatureExplorer([0.9, 0.8, 0.1, -0.2, 0.0], value=1.0)
+    high = ex.hardest_share
+    ex.temperature.value = 0.02
+    assert ex.hardest_share > 0.99 > high and "t = 0.02" in ex.summary.value
+    assert ex.weights(0.5).sum() == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="similarities"):
+        widgets.TemperatureExplorer([0.5])
+    with pytest.raises(ValueError, match="value must be one of"):
+        widgets.TemperatureExplorer([0.5, 0.1], value=0.3)
+
+
+def test_margin_explorer_separates_groups_by_about_the_margin():
+    small = widgets.margin_toy(0.25)[1]
+    ex = widgets.MarginExplorer(value=0.5)
+    assert ex.min_negative_distance == pytest.approx(0.5, abs=0.05)
+    ex.margin.value = 2.0
+    assert ex.min_negative_distance == pytest.approx(2.0, abs=0.05) and ex.final_loss < 1e-3
+    assert small.shape == (24, 2)
+    with pytest.raises(ValueError, match="margin"):
+        widgets.margin_toy(-1.0)
+
+
+def test_result_browser_and_augmentation_chooser():
+    import matplotlib.pyplot as plt
+
+    calls = []
+    browser = widgets.ResultBrowser({1: (plt.figure(), "one"), 2: lambda: (calls.append(2) or plt.figure(), "two")})
+    assert browser.summary.value == "one" and not calls
+    browser.option.value = 2
+    assert browser.summary.value == "two" and calls == [2]
+    browser.option.value = 1
+    browser.option.value = 2
+    assert calls == [2]  # cached
+
+    trained = []
+
+    def run(names):
+        trained.append(names)
+        return {"shape": 0.9, "colour": 0.1}
+
+    chooser = widgets.AugmentationChooser({"geometric": True, "colour": False}, run,
+                                          results={("geometric",): {"shape": 0.2, "colour": 0.6}})
+    assert "clusters by <b>colour</b>" in chooser.summary.value and not trained
+    chooser.boxes["colour"].value = True
+    assert "not trained yet" in chooser.summary.value
+    chooser.button.click()
+    assert trained == [("colour", "geometric")] and "clusters by <b>shape</b>" in chooser.summary.value
+    with pytest.raises(ValueError, match="run must be a function"):
+        widgets.AugmentationChooser({"a": True}, run=None)
