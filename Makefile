@@ -20,13 +20,14 @@ $(STAMP): pyproject.toml | $(PY)
 	touch $(STAMP)
 
 # Execution is cached in _build/.jupyter_cache; a failing cell or any warning fails the build.
+# SSLBOOK_PROGRESS=0: no progress-bar widgets in executed notebooks.
 book: $(STAMP)
-	MPLBACKEND=Agg $(VENV)/bin/jupyter-book build . -W -n --keep-going
+	MPLBACKEND=Agg SSLBOOK_PROGRESS=0 $(VENV)/bin/jupyter-book build . -W -n --keep-going
 
 # Unit and reference tests, the student-copy meta-tests, then nbval over every chapter notebook.
 test: $(STAMP)
-	MPLBACKEND=Agg $(PY) -m pytest tests
-	MPLBACKEND=Agg $(PY) -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=300 -p no:cacheprovider chapters
+	MPLBACKEND=Agg SSLBOOK_PROGRESS=0 $(PY) -m pytest tests
+	MPLBACKEND=Agg SSLBOOK_PROGRESS=0 $(PY) -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=300 -p no:cacheprovider chapters
 
 # Student copies: every solution replaced by a stub, written to student/.
 student: $(STAMP)

@@ -68,19 +68,28 @@ def device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def glue(name: str, value, display: bool = False):
+def glue(name: str, value, display: bool = False) -> None:
     """Store ``value`` under ``name`` for the book's prose (myst-nb ``glue``).
 
-    Outside the book build (plain Jupyter, Colab without myst-nb) it falls back
-    to printing ``name = value`` so that the notebook still runs.
+    Returns nothing, so that a ``glue`` on the last line of a cell shows no
+    output. Outside the book build (plain Jupyter, Colab without myst-nb) it
+    falls back to printing ``name = value`` so that the notebook still runs.
     """
     try:
         from myst_nb import glue as _glue
     except ImportError:  # pragma: no cover - depends on the environment
         print(f"{name} = {value}")
-        return value
+        return
     _glue(name, value, display=display)
-    return value
 
 
-__all__ = ["BUDGETS", "budget", "by_budget", "device", "glue", "seed_everything", "__version__"]
+def show_progress() -> bool:
+    """Whether training loops draw progress bars: yes, unless ``SSLBOOK_PROGRESS=0``.
+
+    ``make book`` and ``make test`` turn them off, so that executed notebooks
+    carry no progress-bar widgets.
+    """
+    return os.environ.get("SSLBOOK_PROGRESS", "1").strip() not in ("0", "false", "no")
+
+
+__all__ = ["BUDGETS", "budget", "by_budget", "device", "glue", "seed_everything", "show_progress", "__version__"]

@@ -79,7 +79,8 @@ def fit(step_fn: Callable[[object], torch.Tensor | dict], batches: Iterable,
     ``step_fn(batch)`` computes the loss of one batch and returns it, or a dict
     with the loss under ``"loss"`` and other numbers to record. ``fit`` then
     does ``zero_grad``, ``backward`` and ``optimizer.step()`` (and
-    ``scheduler.step()`` if given). When ``model`` is given it is put in
+    ``scheduler.step()`` if given). The progress bar shows unless ``progress``
+    is false or the environment sets ``SSLBOOK_PROGRESS=0``. When ``model`` is given it is put in
     training mode first and in evaluation mode at the end.
 
     A non-finite loss stops training with a ``FloatingPointError`` naming the
@@ -103,7 +104,9 @@ def fit(step_fn: Callable[[object], torch.Tensor | dict], batches: Iterable,
     # second thread; keep all drawing on the training thread.
     _tqdm.tqdm.monitor_interval = 0
     history = History()
-    bar = tqdm(total=steps, desc=desc, disable=not progress, leave=False)
+    from . import show_progress
+
+    bar = tqdm(total=steps, desc=desc, disable=not (progress and show_progress()), leave=False)
     start = time.perf_counter()
     try:
         for i, batch in enumerate(batches):

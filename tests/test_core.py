@@ -45,5 +45,14 @@ def test_budget_rejects_unknown_values(monkeypatch, value):
         sslbook.budget()
 
 
-def test_glue_returns_the_value():
-    assert sslbook.glue("x", 3) == 3
+def test_glue_returns_nothing_so_cells_stay_quiet():
+    assert sslbook.glue("x", 3) is None
+
+
+@pytest.mark.parametrize("value,expected", [(None, True), ("1", True), ("0", False), ("false", False)])
+def test_show_progress(monkeypatch, value, expected):
+    if value is None:
+        monkeypatch.delenv("SSLBOOK_PROGRESS", raising=False)
+    else:
+        monkeypatch.setenv("SSLBOOK_PROGRESS", value)
+    assert sslbook.show_progress() is expected
