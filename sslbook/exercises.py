@@ -41,6 +41,16 @@ def _call(number: str, fn, name: str, *args):
         _fail(number, f"{name}({shapes}) raised {type(exc).__name__}: {exc}")
 
 
+def _number(number: str, got, name: str) -> float:
+    """The student's function result as a float; ``None`` means not answered yet."""
+    if got is None:
+        _unanswered(number, f"{name} returned None.")
+    try:
+        return float(got)
+    except (TypeError, ValueError, RuntimeError):
+        _fail(number, f"{name} must return one number (a float or a 0-D tensor), got {got!r}")
+
+
 # --- Chapter 1 -----------------------------------------------------------------
 
 SIGNAL_KINDS = ("supervised", "unsupervised", "self-supervised")
@@ -124,13 +134,7 @@ def check_ideal_loss(fn) -> None:
     from .losses import info_nce
 
     for n, t in [(2, 0.5), (4, 0.5), (8, 0.1), (16, 1.0), (32, 0.2)]:
-        got = _call("2.1", fn, "ideal_loss", n, t)
-        if got is None:
-            _unanswered("2.1", "ideal_loss returned None.")
-        try:
-            value = float(got)
-        except (TypeError, ValueError, RuntimeError):
-            _fail("2.1", f"ideal_loss must return one number, got {got!r}")
+        value = _number("2.1", _call("2.1", fn, "ideal_loss", n, t), "ideal_loss")
         eye = torch.eye(n, dtype=torch.float64)
         right = float(info_nce(eye, eye.clone(), t))
         assert math.isclose(right, _ideal_loss(n, t), rel_tol=1e-9)  # the checker's own formula
@@ -171,13 +175,7 @@ def check_positive_top1(fn) -> None:
         (base, base + 0.9 * torch.randn(16, 8, generator=g)),    # in between
     ]
     for z1, z2 in cases:
-        got = _call("2.2", fn, "positive_top1", z1.clone(), z2.clone())
-        if got is None:
-            _unanswered("2.2", "positive_top1 returned None.")
-        try:
-            value = float(got)
-        except (TypeError, ValueError, RuntimeError):
-            _fail("2.2", f"positive_top1 must return one number, got {got!r}")
+        value = _number("2.2", _call("2.2", fn, "positive_top1", z1.clone(), z2.clone()), "positive_top1")
         right = _top1_reference(z1, z2)
         if abs(value - right) < 1e-6:
             continue
@@ -200,13 +198,7 @@ def check_triplet(fn) -> None:
     g = torch.Generator().manual_seed(4)
     for n, d, margin in [(6, 3, 1.0), (16, 8, 0.5), (5, 2, 2.0)]:
         a, p, q = (torch.randn(n, d, generator=g) for _ in range(3))
-        got = _call("3.1", fn, "triplet_loss", a.clone(), p.clone(), q.clone(), margin)
-        if got is None:
-            _unanswered("3.1", "triplet_loss returned None.")
-        try:
-            value = float(got)
-        except (TypeError, ValueError, RuntimeError):
-            _fail("3.1", f"triplet_loss must return one number, got {got!r}")
+        value = _number("3.1", _call("3.1", fn, "triplet_loss", a.clone(), p.clone(), q.clone(), margin), "triplet_loss")
         right = float(F.triplet_margin_loss(a, p, q, margin=margin))
         if math.isclose(value, right, rel_tol=1e-4, abs_tol=1e-5):
             continue
@@ -234,10 +226,8 @@ def check_collapse_std(fn) -> None:
     collapsed = torch.randn(1, 64, generator=g).repeat(512, 1) + 1e-4 * torch.randn(512, 64, generator=g)
     scaled = healthy * torch.linspace(0.1, 10, 512).unsqueeze(1)
     for name, z in [("healthy", healthy), ("collapsed", collapsed), ("rescaled", scaled)]:
-        got = _call("3.2", fn, "collapse_std", z.clone())
-        if got is None:
-            _unanswered("3.2", "collapse_std returned None.")
-        value, right = float(got), embedding_std(z)
+        value = _number("3.2", _call("3.2", fn, "collapse_std", z.clone()), "collapse_std")
+        right = embedding_std(z)
         if math.isclose(value, right, rel_tol=1e-3, abs_tol=1e-6):
             continue
         if name == "rescaled" or math.isclose(value, float(z.std(dim=0).mean()), rel_tol=1e-3):
@@ -312,10 +302,7 @@ def check_margin_gradient(fn) -> None:
     The loss is L = 1/(2n) * sum_i [y_i d_i^2 + (1 - y_i) max(m - d_i, 0)^2].
     """
     for d, m, n in [(0.5, 1.0, 4), (0.2, 1.0, 1), (1.5, 1.0, 3), (0.1, 0.5, 8), (2.0, 2.5, 2)]:
-        got = _call("4.1", fn, "grad_dissimilar", d, m, n)
-        if got is None:
-            _unanswered("4.1", "grad_dissimilar returned None.")
-        value = float(got)
+        value = _number("4.1", _call("4.1", fn, "grad_dissimilar", d, m, n), "grad_dissimilar")
         dist = torch.tensor(d, dtype=torch.float64, requires_grad=True)
         loss = torch.clamp(m - dist, min=0) ** 2 / (2 * n)
         loss.backward()
