@@ -69,7 +69,8 @@ class RandomViews:
     def __init__(self, rotation: float = 15.0, scale=(0.9, 1.1), translate: float = 0.1,
                  flip: bool = False, brightness: float = 0.0, contrast: float = 0.0,
                  noise: float = 0.0, erase: float = 0.0, saturation: float = 0.0,
-                 hue: float = 0.0, jitter_p: float = 1.0, grayscale: float = 0.0):
+                 hue: float = 0.0, jitter_p: float = 1.0, grayscale: float = 0.0,
+                 crop_scale=None, crop_ratio=(3 / 4, 4 / 3)):
         _validate.in_range("rotation", rotation, 0, 180)
         if (not isinstance(scale, (tuple, list)) or len(scale) != 2
                 or not all(isinstance(s, (int, float)) and s > 0 for s in scale)
@@ -84,11 +85,20 @@ class RandomViews:
         _validate.in_range("hue", hue, 0, 0.5)
         _validate.in_range("jitter_p", jitter_p, 0, 1)
         _validate.in_range("grayscale", grayscale, 0, 1)
+        if crop_scale is not None:
+            if (not isinstance(crop_scale, (tuple, list)) or len(crop_scale) != 2
+                    or not 0 < crop_scale[0] <= crop_scale[1] <= 1):
+                raise ValueError(f"crop_scale must be a pair (low, high) with 0 < low <= high <= 1, got {crop_scale!r}")
+            if (not isinstance(crop_ratio, (tuple, list)) or len(crop_ratio) != 2
+                    or not 0 < crop_ratio[0] <= crop_ratio[1]):
+                raise ValueError(f"crop_ratio must be a pair (low, high) with 0 < low <= high, got {crop_ratio!r}")
         self.rotation, self.scale, self.translate = float(rotation), tuple(scale), float(translate)
         self.flip, self.brightness, self.contrast = bool(flip), float(brightness), float(contrast)
         self.noise, self.erase = float(noise), float(erase)
         self.saturation, self.hue = float(saturation), float(hue)
         self.jitter_p, self.grayscale = float(jitter_p), float(grayscale)
+        self.crop_scale = None if crop_scale is None else tuple(float(v) for v in crop_scale)
+        self.crop_ratio = tuple(float(v) for v in crop_ratio)
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
@@ -129,17 +139,28 @@ class RandomViews:
         n = x.shape[0]
         dev = x.device
         angle = _uniform(n, -self.rotation, self.rotation, generator, dev) * (math.pi / 180)
-        zoom = _uniform(n, *self.scale, generator, dev)
-        # theta maps output coordinates to input coordinates: zooming in by s
-        # samples the input on a grid shrunk by 1/s.
-        cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
+        if self.crop_scale is None:
+            # theta maps output coordinates to input coordinates: zooming in by s
+            # samples the input on a grid shrunk by 1/s.
+            zoom = _uniform(n, *self.scale, generator, dev)
+            sx = sy = 1 / zoom
+            shift = _uniform(2 * n, -2 * self.translate, 2 * self.translate, generator, dev).view(n, 2)
+        else:
+            # random resized crop: a box of a random share of the area and aspect
+            # ratio, at a random place inside the image, resized to the full size
+            area = _uniform(n, *self.crop_scale, generator, dev)
+            log_ratio = _uniform(n, math.log(self.crop_ratio[0]), math.log(self.crop_ratio[1]), generator, dev)
+            sx = torch.sqrt(area * torch.exp(log_ratio)).clamp(max=1.0)
+            sy = torch.sqrt(area / torch.exp(log_ratio)).clamp(max=1.0)
+            shift = torch.stack([(1 - sx) * _uniform(n, -1, 1, generator, dev),
+                                 (1 - sy) * _uniform(n, -1, 1, generator, dev)], dim=1)
+        cos, sin = torch.cos(angle), torch.sin(angle)
         flip = torch.ones(n, device=dev)
         if self.flip:
             flip = torch.where(torch.rand(n, generator=generator, device=dev) < 0.5, -1.0, 1.0)
-        shift = _uniform(2 * n, -2 * self.translate, 2 * self.translate, generator, dev).view(n, 2)
         theta = torch.stack([
-            torch.stack([cos * flip, -sin, shift[:, 0]], dim=1),
-            torch.stack([sin * flip, cos, shift[:, 1]], dim=1),
+            torch.stack([cos * sx * flip, -sin * sy, shift[:, 0]], dim=1),
+            torch.stack([sin * sx * flip, cos * sy, shift[:, 1]], dim=1),
         ], dim=1)
         grid = F.affine_grid(theta, list(x.shape), align_corners=False)
         return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
@@ -166,3 +187,14 @@ def digit_views() -> RandomViews:
     shifts, brightness and contrast changes, pixel noise and occasional erasing."""
     return RandomViews(rotation=15, scale=(0.8, 1.2), translate=0.15, brightness=0.1,
                        contrast=0.5, noise=0.1, erase=0.3)
+
+
+def cifar_views() -> RandomViews:
+    """SimCLR's CIFAR-10 recipe, per sample: random resized crop (8-100% of the area,
+    aspect 3/4-4/3) back to full size, horizontal flip, colour jitter 0.4/0.4/0.4/0.1
+    with probability 0.8, grey with probability 0.2 (Chen et al., 2020, appendix B.9).
+
+    Brightness here is an offset of up to 0.4 rather than torchvision's factor.
+    """
+    return RandomViews(rotation=0, crop_scale=(0.08, 1.0), crop_ratio=(3 / 4, 4 / 3), flip=True,
+                       brightness=0.4, contrast=0.4, saturation=0.4, hue=0.1, jitter_p=0.8, grayscale=0.2)

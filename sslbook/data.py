@@ -245,3 +245,139 @@ def make_shapes(n: int = 2000, size: int = 16, seed: int = 0) -> Shapes:
     rgb = torch.tensor(list(COLOURS.values()))[colour]                          # N x 3
     images = mask.unsqueeze(1) * rgb.view(n, 3, 1, 1)
     return Shapes(images, shape, colour)
+
+
+# --- CIFAR-10 ----------------------------------------------------------------
+
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+
+
+def cache_dir() -> "Path":
+    """Where sslbook caches downloads and decoded tensors: ``$SSLBOOK_CACHE`` or ``~/.cache/sslbook``."""
+    import os
+    from pathlib import Path
+
+    return Path(os.environ.get("SSLBOOK_CACHE", Path.home() / ".cache" / "sslbook"))
+
+
+def safe_extract(archive, destination) -> "Path":
+    """Extract a tar archive, refusing any member that would land outside ``destination``.
+
+    Absolute paths, ``..`` components, links and device files are refused with a
+    ``ValueError`` naming the member, before anything is written.
+    """
+    import tarfile
+    from pathlib import Path
+
+    destination = Path(destination).resolve()
+    with tarfile.open(archive) as tar:
+        members = tar.getmembers()
+        for m in members:
+            target = (destination / m.name).resolve()
+            if not (m.isfile() or m.isdir()):
+                raise ValueError(f"archive member {m.name!r} is a link or a special file; refusing to extract")
+            if m.name.startswith("/") or (target != destination and destination not in target.parents):
+                raise ValueError(f"archive member {m.name!r} would be written outside {destination}")
+        destination.mkdir(parents=True, exist_ok=True)
+        tar.extractall(destination, members=members)
+    return destination
+
+
+def _find_split_folder(root, split: str):
+    from pathlib import Path
+
+    root = Path(root)
+    for candidate in (root / split, root / "cifar10" / split):
+        if candidate.is_dir() and all((candidate / c).is_dir() for c in CIFAR10_CLASSES):
+            return candidate
+    return None
+
+
+def _read_image_folder(folder):
+    from PIL import Image
+
+    images, labels = [], []
+    for label, name in enumerate(CIFAR10_CLASSES):
+        files = sorted(p for p in (folder / name).iterdir() if p.suffix.lower() in _IMAGE_SUFFIXES)
+        for path in files:
+            with Image.open(path) as im:
+                images.append(np.asarray(im.convert("RGB").resize((32, 32)), dtype=np.uint8))
+            labels.append(label)
+    if not images:
+        raise FileNotFoundError(f"no images found under {folder}/<class>/")
+    x = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous()
+    return x, torch.tensor(labels, dtype=torch.long)
+
+
+def cifar10(split: str = "train", root=None, download: bool = True, timeout: float = 20.0):
+    """CIFAR-10 (Krizhevsky, 2009) as ``(images, labels)``: uint8 N x 3 x 32 x 32 and long N.
+
+    Classes in the standard order, :data:`CIFAR10_CLASSES`. The data comes from,
+    in order:
+
+    1. an image-folder tree ``<root>/<split>/<class>/*`` (or ``<root>/cifar10/<split>/...``)
+       at ``root`` or at the path in ``$SSLBOOK_CIFAR10``; either may also name a
+       ``.tar.gz`` of such a tree, which is extracted (path-checked) into the cache;
+    2. torchvision's checksummed download into ``cache_dir()/torchvision`` when
+       ``download`` is true, giving up after ``timeout`` seconds without network;
+    3. otherwise a ``FileNotFoundError`` that says how to provide the data.
+
+    Decoded tensors are cached in ``cache_dir()``, so a second load takes a fraction of a second.
+    """
+    import hashlib
+    import os
+    import socket
+    from pathlib import Path
+
+    _validate.one_of("split", split, {"train", "test"})
+    root = root if root is not None else os.environ.get("SSLBOOK_CIFAR10")
+    cache = cache_dir()
+    if root is not None:
+        root = Path(root).expanduser()
+        if root.is_file() and root.name.endswith((".tar.gz", ".tgz", ".tar")):
+            tag = hashlib.sha1(str(root.resolve()).encode()).hexdigest()[:10]
+            extracted = cache / f"extracted-{tag}"
+            if _find_split_folder(extracted, split) is None:
+                safe_extract(root, extracted)
+            root = extracted
+        folder = _find_split_folder(root, split)
+        if folder is None:
+            raise FileNotFoundError(
+                f"root {str(root)!r} has no CIFAR-10 tree: expected {root}/{split}/<class>/ with the ten "
+                f"classes {', '.join(CIFAR10_CLASSES)}")
+        tag = hashlib.sha1(str(folder.resolve()).encode()).hexdigest()[:10]
+        cached = cache / f"cifar10-{split}-{tag}.pt"
+        if cached.exists():
+            saved = torch.load(cached, weights_only=True)
+            return saved["images"], saved["labels"]
+        images, labels = _read_image_folder(folder)
+    else:
+        cached = cache / f"cifar10-{split}-torchvision.pt"
+        if cached.exists():
+            saved = torch.load(cached, weights_only=True)
+            return saved["images"], saved["labels"]
+        images = labels = None
+        if download:
+            from torchvision.datasets import CIFAR10
+
+            previous = socket.getdefaulttimeout()
+            socket.setdefaulttimeout(timeout)
+            try:
+                ds = CIFAR10(str(cache / "torchvision"), train=(split == "train"), download=True)
+                images = torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()
+                labels = torch.tensor(ds.targets, dtype=torch.long)
+            except Exception as exc:  # no network, a proxy, a failed checksum
+                reason = f"the torchvision download failed ({type(exc).__name__}: {exc})"
+            finally:
+                socket.setdefaulttimeout(previous)
+        else:
+            reason = "download=False"
+        if images is None:
+            raise FileNotFoundError(
+                f"CIFAR-10 {split!r} is not available: {reason}. Either connect to the internet and call "
+                "cifar10(download=True), which downloads it through torchvision, or point SSLBOOK_CIFAR10 "
+                "(or root=) at an image-folder tree <root>/<split>/<class>/*.jpg or a .tar.gz of one.")
+    cache.mkdir(parents=True, exist_ok=True)
+    torch.save({"images": images, "labels": labels}, cached)
+    return images, labels

@@ -238,3 +238,28 @@ class PatchMaskedAutoencoder(nn.Module):
         target = patchify(images, self.patch)
         pred = self(images, mask)
         return ((pred - target) ** 2)[mask].mean()
+
+
+def cifar_resnet18(feature_dim: int | None = None) -> nn.Module:
+    """torchvision's ResNet-18 adapted to 32 x 32 images, as SimCLR does for CIFAR-10.
+
+    The 7 x 7 stride-2 stem becomes a 3 x 3 stride-1 convolution and the max-pool
+    is removed, so that a 32 x 32 image is not shrunk to 8 x 8 before the first
+    block; the classifier is replaced by the identity (512 features), or by a
+    linear layer to ``feature_dim`` features when given.
+
+    >>> cifar_resnet18()(torch.rand(2, 3, 32, 32)).shape
+    torch.Size([2, 512])
+    """
+    from torchvision.models import resnet18
+
+    net = resnet18(weights=None)
+    net.conv1 = nn.Conv2d(3, 64, kernel_size=3, stride=1, padding=1, bias=False)
+    net.maxpool = nn.Identity()
+    if feature_dim is None:
+        net.fc = nn.Identity()
+    else:
+        _validate.positive_int("feature_dim", feature_dim)
+        net.fc = nn.Linear(512, feature_dim)
+    net.feature_dim = feature_dim or 512
+    return net
