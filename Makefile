@@ -39,6 +39,7 @@ notebooks: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/concepts.py
+	SSLBOOK_CIFAR10=$${SSLBOOK_CIFAR10:-$(wildcard ../shared/data/cifar10-jpg.tar.gz)} $(PY) benchmarks/cifar10.py
 
 clean:
 	rm -rf _build student

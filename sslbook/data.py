@@ -331,7 +331,7 @@ def cifar10(split: str = "train", root=None, download: bool = True, timeout: flo
     from pathlib import Path
 
     _validate.one_of("split", split, {"train", "test"})
-    root = root if root is not None else os.environ.get("SSLBOOK_CIFAR10")
+    root = root if root is not None else (os.environ.get("SSLBOOK_CIFAR10") or None)
     cache = cache_dir()
     if root is not None:
         root = Path(root).expanduser()

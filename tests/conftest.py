@@ -28,3 +28,16 @@ def _close_figures():
 
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_cache(tmp_path_factory):
+    """Every test shares one fresh sslbook cache (decoded CIFAR-10 tensors), never ~/.cache."""
+    path = tmp_path_factory.mktemp("sslbook-cache")
+    previous = os.environ.get("SSLBOOK_CACHE")
+    os.environ["SSLBOOK_CACHE"] = str(path)
+    yield path
+    if previous is None:
+        os.environ.pop("SSLBOOK_CACHE", None)
+    else:
+        os.environ["SSLBOOK_CACHE"] = previous

@@ -16,3 +16,24 @@ def test_concepts_benchmark_prints_a_table_and_writes_json(tmp_path):
     assert result["steps"] > 0 and set(result["results"]) == {"raw pixels", "random-init encoder", "SimCLR encoder"}
     for r in result["results"].values():
         assert 0 <= r["nmi"] <= 1 and 0 <= r["probe"] <= 1 and 0 <= r["knn"] <= 1
+
+
+SHARED = os.path.join(os.path.dirname(ROOT), "shared", "data", "cifar10-jpg.tar.gz")
+
+
+def test_cifar10_benchmark_runs_on_a_small_budget(tmp_path):
+    import pytest
+
+    if not os.path.exists(SHARED):
+        pytest.skip(f"CIFAR-10 tree not found at {SHARED}")
+    out = tmp_path / "cifar10.json"
+    env = {**os.environ, "SSLBOOK_CIFAR10": SHARED}  # the session's cache: decoded once for all tests
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "cifar10.py"), "--seconds", "2",
+                           "--train-subset", "600", "--test-subset", "300", "--batch-size", "64",
+                           "--throughput-steps", "2", "--workers", "0", "--out", str(out)],
+                          capture_output=True, text=True, timeout=600, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "views/s" in proc.stdout and "| SimCLR SmallCNN |" in proc.stdout
+    result = json.loads(out.read_text())
+    assert len(result["throughput_views_per_s"]) == 2 and all(v > 0 for v in result["throughput_views_per_s"].values())
+    assert set(result["quality"]) == {"raw pixels", "random-init SmallCNN", "SimCLR SmallCNN"}

@@ -25,14 +25,8 @@ def cache(tmp_path, monkeypatch):
     return tmp_path / "cache"
 
 
-@pytest.fixture(scope="session")
-def shared_cache(tmp_path_factory):
-    return tmp_path_factory.mktemp("cifar-cache")
-
-
 @needs_data
-def test_cifar10_from_the_image_folder_tree(shared_cache, monkeypatch):
-    monkeypatch.setenv("SSLBOOK_CACHE", str(shared_cache))
+def test_cifar10_from_the_image_folder_tree(monkeypatch):
     monkeypatch.setenv("SSLBOOK_CIFAR10", SHARED)
     x, y = data.cifar10("test")
     assert x.shape == (10_000, 3, 32, 32) and x.dtype == torch.uint8
