@@ -18,14 +18,13 @@ tree or a .tar.gz of one, or be online for torchvision's download.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import time
 
 import torch
 
 import sslbook
+from _common import machine, write_json
 from sslbook import augment, data, evaluate, losses, models, train
 
 
@@ -132,14 +131,10 @@ def main(argv=None) -> dict:
     for name, q in quality.items():
         print(f"| {name} | {q['linear_probe']:.3f} | {q['knn']:.3f} |")
 
-    result = {"benchmark": "cifar10", "threads": torch.get_num_threads(), "torch": torch.__version__,
-              "machine": platform.machine(), "batch_size": args.batch_size,
+    result = {"benchmark": "cifar10", **machine(), "batch_size": args.batch_size,
               "throughput_views_per_s": speed, "budget_seconds": args.seconds, "steps": history.steps,
               "train_subset": len(tr), "test_subset": len(te), "quality": quality}
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump(result, f, indent=2)
-    print(f"wrote {args.out}")
+    write_json(result, args.out)
     return result
 
 

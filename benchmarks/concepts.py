@@ -11,7 +11,6 @@ the SimCLR encoder. Prints a table and writes JSON.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import time
@@ -19,6 +18,7 @@ import time
 import torch
 
 import sslbook
+from _common import machine, write_json
 from sslbook import augment, data, evaluate, models, train
 
 
@@ -53,12 +53,8 @@ def main(argv=None) -> dict:
 
     result = {"benchmark": "concepts", "budget_seconds": args.seconds, "steps": history.steps,
               "train_seconds": train_seconds, "final_loss": history.smoothed()[-1],
-              "threads": torch.get_num_threads(), "torch": torch.__version__,
-              "machine": platform.machine(), "seed": args.seed, "results": report}
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump(result, f, indent=2)
-    print(f"wrote {args.out}")
+              **machine(), "seed": args.seed, "results": report}
+    write_json(result, args.out)
     return result
 
 

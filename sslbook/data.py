@@ -310,6 +310,30 @@ def _read_image_folder(folder):
     return x, torch.tensor(labels, dtype=torch.long)
 
 
+def _download_cifar10(split: str, cache, download: bool, timeout: float):
+    """torchvision's checksummed download, or a FileNotFoundError that says what to do."""
+    import socket
+
+    reason = "download=False"
+    if download:
+        from torchvision.datasets import CIFAR10
+
+        previous = socket.getdefaulttimeout()
+        socket.setdefaulttimeout(timeout)
+        try:
+            ds = CIFAR10(str(cache / "torchvision"), train=(split == "train"), download=True)
+            images = torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()
+            return images, torch.tensor(ds.targets, dtype=torch.long)
+        except Exception as exc:  # no network, a proxy, a failed checksum
+            reason = f"the torchvision download failed ({type(exc).__name__}: {exc})"
+        finally:
+            socket.setdefaulttimeout(previous)
+    raise FileNotFoundError(
+        f"CIFAR-10 {split!r} is not available: {reason}. Either connect to the internet and call "
+        "cifar10(download=True), which downloads it through torchvision, or point SSLBOOK_CIFAR10 "
+        "(or root=) at an image-folder tree <root>/<split>/<class>/*.jpg or a .tar.gz of one.")
+
+
 def cifar10(split: str = "train", root=None, download: bool = True, timeout: float = 20.0):
     """CIFAR-10 (Krizhevsky, 2009) as ``(images, labels)``: uint8 N x 3 x 32 x 32 and long N.
 
@@ -327,7 +351,6 @@ def cifar10(split: str = "train", root=None, download: bool = True, timeout: flo
     """
     import hashlib
     import os
-    import socket
     from pathlib import Path
 
     _validate.one_of("split", split, {"train", "test"})
@@ -348,36 +371,18 @@ def cifar10(split: str = "train", root=None, download: bool = True, timeout: flo
                 f"classes {', '.join(CIFAR10_CLASSES)}")
         tag = hashlib.sha1(str(folder.resolve()).encode()).hexdigest()[:10]
         cached = cache / f"cifar10-{split}-{tag}.pt"
-        if cached.exists():
-            saved = torch.load(cached, weights_only=True)
-            return saved["images"], saved["labels"]
-        images, labels = _read_image_folder(folder)
+
+        def load():
+            return _read_image_folder(folder)
     else:
         cached = cache / f"cifar10-{split}-torchvision.pt"
-        if cached.exists():
-            saved = torch.load(cached, weights_only=True)
-            return saved["images"], saved["labels"]
-        images = labels = None
-        if download:
-            from torchvision.datasets import CIFAR10
 
-            previous = socket.getdefaulttimeout()
-            socket.setdefaulttimeout(timeout)
-            try:
-                ds = CIFAR10(str(cache / "torchvision"), train=(split == "train"), download=True)
-                images = torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()
-                labels = torch.tensor(ds.targets, dtype=torch.long)
-            except Exception as exc:  # no network, a proxy, a failed checksum
-                reason = f"the torchvision download failed ({type(exc).__name__}: {exc})"
-            finally:
-                socket.setdefaulttimeout(previous)
-        else:
-            reason = "download=False"
-        if images is None:
-            raise FileNotFoundError(
-                f"CIFAR-10 {split!r} is not available: {reason}. Either connect to the internet and call "
-                "cifar10(download=True), which downloads it through torchvision, or point SSLBOOK_CIFAR10 "
-                "(or root=) at an image-folder tree <root>/<split>/<class>/*.jpg or a .tar.gz of one.")
+        def load():
+            return _download_cifar10(split, cache, download, timeout)
+    if cached.exists():
+        saved = torch.load(cached, weights_only=True)
+        return saved["images"], saved["labels"]
+    images, labels = load()
     cache.mkdir(parents=True, exist_ok=True)
     torch.save({"images": images, "labels": labels}, cached)
     return images, labels

@@ -17,7 +17,32 @@ def _np(x) -> np.ndarray:
     return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
 
 
-class ClusterExplorer:
+class _Panel:
+    """The shape every explorer shares: controls, a summary line and a picture.
+
+    The picture is an Image widget, not an Output widget: executing a cell that
+    writes into an Output widget can hang nbclient (jupyter/nbclient#312), and
+    the PNG bytes travel with the saved widget state into the HTML.
+    """
+
+    def _build(self, observed, layout) -> None:
+        import ipywidgets as w
+
+        self.summary = w.HTML()
+        self.image = w.Image(format="png")
+        for control in observed:
+            control.observe(lambda _change: self.update(), names="value")
+        self.ui = w.VBox([*layout, self.summary, self.image])
+        self.update()
+
+    def update(self) -> None:  # pragma: no cover - every subclass defines it
+        raise NotImplementedError
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.ui._repr_mimebundle_(**kwargs)
+
+
+class ClusterExplorer(_Panel):
     """Explore how embeddings cluster, before and after training.
 
     ``features`` maps a name (say ``"random init"``, ``"after SimCLR"``) to an
@@ -54,17 +79,9 @@ class ClusterExplorer:
         self.which = w.Dropdown(options=list(self.features), description="features")
         self.projection = w.ToggleButtons(options=list(PROJECTIONS), description="projection")
         self.k = w.IntSlider(value=min(n_classes, max_k), min=2, max=max_k, description="k-means k")
-        self.summary = w.HTML()
-        # An Image widget, not an Output widget: executing a cell that writes into
-        # an Output widget can hang nbclient (jupyter/nbclient#312), and the PNG
-        # bytes also travel with the saved widget state into the HTML.
-        self.image = w.Image(format="png")
-        for control in (self.which, self.projection, self.k):
-            control.observe(lambda _change: self.update(), names="value")
-        self.ui = w.VBox([w.HBox([self.which, self.k]), self.projection, self.summary, self.image])
         self.figure = None
         self.nmi = float("nan")
-        self.update()
+        self._build((self.which, self.projection, self.k), [w.HBox([self.which, self.k]), self.projection])
 
     def _cluster(self, name: str, k: int) -> np.ndarray:
         from sklearn.cluster import KMeans
@@ -99,9 +116,6 @@ class ClusterExplorer:
         self.figure = fig
         self.image.value = _png(fig)
 
-    def _repr_mimebundle_(self, **kwargs):
-        return self.ui._repr_mimebundle_(**kwargs)
-
 
 def cluster_explorer(features: dict, labels, class_names=None, max_k: int = 20) -> ClusterExplorer:
     """Build a :class:`ClusterExplorer`; display it as the last line of a cell."""
@@ -119,7 +133,7 @@ def _png(fig) -> bytes:
     return buffer.getvalue()
 
 
-class TemperatureExplorer:
+class TemperatureExplorer(_Panel):
     """How the temperature of InfoNCE weights the candidates of one anchor.
 
     ``similarities`` are one anchor's cosine similarities to its candidates, the
@@ -148,11 +162,7 @@ class TemperatureExplorer:
             raise ValueError(f"value must be one of temperatures {temperatures}, got {value!r}")
         self.similarities = sims
         self.temperature = w.SelectionSlider(options=temperatures, value=value, description="temperature")
-        self.summary = w.HTML()
-        self.image = w.Image(format="png")
-        self.temperature.observe(lambda _change: self.update(), names="value")
-        self.ui = w.VBox([self.temperature, self.summary, self.image])
-        self.update()
+        self._build([self.temperature], [self.temperature])
 
     def weights(self, t: float) -> np.ndarray:
         """Softmax over the candidates at temperature ``t``."""
@@ -179,11 +189,8 @@ class TemperatureExplorer:
         fig.tight_layout()
         self.image.value = _png(fig)
 
-    def _repr_mimebundle_(self, **kwargs):
-        return self.ui._repr_mimebundle_(**kwargs)
 
-
-class ResultBrowser:
+class ResultBrowser(_Panel):
     """Browse precomputed results with a slider: ``results`` maps an option to a
     ``(figure, html)`` pair or to a function returning one (called on demand and cached).
 
@@ -200,11 +207,7 @@ class ResultBrowser:
             raise ValueError("results must be a non-empty dict mapping an option to (figure, html)")
         self._results, self._cache = results, {}
         self.option = w.SelectionSlider(options=list(results), description=description)
-        self.summary = w.HTML()
-        self.image = w.Image(format="png")
-        self.option.observe(lambda _change: self.update(), names="value")
-        self.ui = w.VBox([self.option, self.summary, self.image])
-        self.update()
+        self._build([self.option], [self.option])
 
     def update(self) -> None:
         key = self.option.value
@@ -214,11 +217,8 @@ class ResultBrowser:
             self._cache[key] = (_png(fig), html)
         self.image.value, self.summary.value = self._cache[key]
 
-    def _repr_mimebundle_(self, **kwargs):
-        return self.ui._repr_mimebundle_(**kwargs)
 
-
-class AugmentationChooser:
+class AugmentationChooser(_Panel):
     """Pick augmentations, train, and see which factor the embedding clusters by.
 
     ``choices`` maps an augmentation name to a checkbox default; ``run(names)``
@@ -239,13 +239,8 @@ class AugmentationChooser:
         self.results = {tuple(sorted(k)): v for k, v in (results or {}).items()}
         self.boxes = {name: w.Checkbox(value=bool(v), description=name) for name, v in choices.items()}
         self.button = w.Button(description="train with these", button_style="primary")
-        self.summary = w.HTML()
-        self.image = w.Image(format="png")
-        for box in self.boxes.values():
-            box.observe(lambda _change: self.update(), names="value")
         self.button.on_click(lambda _b: self.update(train=True))
-        self.ui = w.VBox([w.HBox(list(self.boxes.values())), self.button, self.summary, self.image])
-        self.update()
+        self._build(self.boxes.values(), [w.HBox(list(self.boxes.values())), self.button])
 
     @property
     def chosen(self) -> tuple:
@@ -271,9 +266,6 @@ class AugmentationChooser:
         ax.set(ylim=(0, 1), ylabel="k-means NMI", title=label)
         fig.tight_layout()
         self.image.value = _png(fig)
-
-    def _repr_mimebundle_(self, **kwargs):
-        return self.ui._repr_mimebundle_(**kwargs)
 
 
 def margin_toy(margin: float, steps: int = 60, n_per_class: int = 8, classes: int = 3, lr: float = 3.0,
@@ -304,7 +296,7 @@ def margin_toy(margin: float, steps: int = 60, n_per_class: int = 8, classes: in
     return start, points.detach(), labels, history
 
 
-class MarginExplorer:
+class MarginExplorer(_Panel):
     """The margin of the contrastive loss, two ways.
 
     Left: the per-pair loss and its gradient with respect to the distance d, for
@@ -328,11 +320,7 @@ class MarginExplorer:
         _validate.positive_int("steps", steps)
         self.steps = steps
         self.margin = w.SelectionSlider(options=margins, value=value, description="margin m")
-        self.summary = w.HTML()
-        self.image = w.Image(format="png")
-        self.margin.observe(lambda _change: self.update(), names="value")
-        self.ui = w.VBox([self.margin, self.summary, self.image])
-        self.update()
+        self._build([self.margin], [self.margin])
 
     def update(self) -> None:
         import matplotlib.pyplot as plt
@@ -361,6 +349,3 @@ class MarginExplorer:
         b.set(title=f"2-D points: start (faint) and after {self.steps} steps", aspect="equal")
         fig.tight_layout()
         self.image.value = _png(fig)
-
-    def _repr_mimebundle_(self, **kwargs):
-        return self.ui._repr_mimebundle_(**kwargs)
