@@ -386,3 +386,60 @@ def cifar10(split: str = "train", root=None, download: bool = True, timeout: flo
     cache.mkdir(parents=True, exist_ok=True)
     torch.save({"images": images, "labels": labels}, cached)
     return images, labels
+
+
+@dataclass(frozen=True)
+class Splits:
+    """A train and a test split of images, with what they are.
+
+    ``x_*`` float N x C x H x W in [0, 1], ``y_*`` long N; ``stand_in`` is true when
+    the data is not what was asked for, and ``reason`` says why.
+    """
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    classes: tuple[str, ...]
+    name: str
+    stand_in: bool = False
+    reason: str = ""
+
+
+def coloured_digits(size: int = 32, seed: int = 0) -> Splits:
+    """A small stand-in for CIFAR-10 that needs no download: scikit-learn's digits,
+    upsampled to ``size`` x ``size``, each drawn in a random colour on a random
+    background colour (3 channels). Ten classes, 1,257 training and 540 test images.
+
+    >>> d = coloured_digits(); tuple(d.x_train.shape[1:]), len(d.x_test)
+    ((3, 32, 32), 540)
+    """
+    _validate.positive_int("size", size, minimum=8)
+    digits = load_digits(seed=seed)
+    g = torch.Generator().manual_seed(seed)
+    grey = torch.nn.functional.interpolate(digits.images, size=(size, size), mode="bilinear", align_corners=False)
+    ink, paper = torch.rand(2, len(grey), 3, 1, 1, generator=g)
+    images = (grey * ink + (1 - grey) * paper).clamp(0, 1)
+    return Splits(images[digits.train_idx], digits.y_train, images[digits.test_idx], digits.y_test,
+                  digits.classes, f"coloured digits at {size} x {size}")
+
+
+def cifar10_or_stand_in(root=None, download: bool | None = None, timeout: float = 20.0) -> Splits:
+    """CIFAR-10's train and test splits as floats in [0, 1] (see :func:`cifar10`), or,
+    when CIFAR-10 cannot be had, :func:`coloured_digits` with ``stand_in=True``
+    and the reason, so that a chapter can say so and still run.
+
+    ``download`` defaults to true unless the environment sets ``SSLBOOK_OFFLINE=1``.
+    """
+    import os
+
+    if download is None:
+        download = os.environ.get("SSLBOOK_OFFLINE", "0").strip().lower() not in ("1", "true", "yes")
+    try:
+        x_train, y_train = cifar10("train", root, download, timeout)
+        x_test, y_test = cifar10("test", root, download, timeout)
+    except FileNotFoundError as err:
+        d = coloured_digits()
+        return Splits(d.x_train, d.y_train, d.x_test, d.y_test, d.classes,
+                      f"STAND-IN, not CIFAR-10: {d.name}", stand_in=True, reason=str(err))
+    return Splits(x_train.float() / 255, y_train, x_test.float() / 255, y_test, CIFAR10_CLASSES, "CIFAR-10")

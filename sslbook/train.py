@@ -190,3 +190,113 @@ def pretrain_simclr(images: torch.Tensor, views, *, steps: int | None = None,
                   steps=steps, seconds=seconds, scheduler=scheduler, model=model,
                   progress=progress, desc="SimCLR")
     return model, history
+
+
+def moco_step(model: torch.nn.Module, key_model: torch.nn.Module, queue, images: torch.Tensor, views,
+              temperature: float = 0.2, momentum: float = 0.99,
+              generator: torch.Generator | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
+    """A step function for :func:`fit` that trains ``model`` with MoCo (He et al., 2020).
+
+    For a batch of indices it draws two views of each image; the queries come
+    from ``model`` and the keys from ``key_model``, a momentum copy of it that
+    is moved towards ``model`` before the keys are computed
+    (:func:`~sslbook.models.momentum_update`). The loss is
+    :func:`~sslbook.losses.moco_loss` against the keys in ``queue`` (a
+    :class:`~sslbook.models.FeatureQueue`), which then receives this batch's keys.
+    """
+    from .losses import moco_loss
+    from .models import momentum_update
+
+    _validate.positive("temperature", temperature)
+    _validate.in_range("momentum", momentum, 0, 1)
+
+    def step(idx: torch.Tensor) -> torch.Tensor:
+        v1, v2 = views.pair(images[idx], generator)
+        q = model(v1)
+        with torch.no_grad():
+            momentum_update(model, key_model, momentum)
+            k = key_model(v2)
+        if len(queue) == 0:  # the very first batch has no earlier keys: use its own as negatives
+            queue.enqueue(k)
+        loss = moco_loss(q, k, queue.features, temperature)
+        queue.enqueue(k)
+        return loss
+
+    return step
+
+
+def supervised_step(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, views=None,
+                    generator: torch.Generator | None = None) -> Callable[[torch.Tensor], dict]:
+    """A step function for :func:`fit` that trains a classifier with cross-entropy.
+
+    For a batch of indices it classifies ``views(images[idx])`` (or the images
+    themselves when ``views`` is None) and returns the loss and the batch accuracy.
+    """
+    if len(images) != len(labels):
+        raise ValueError(f"images and labels must have the same length, got {len(images)} and {len(labels)}")
+
+    def step(idx: torch.Tensor) -> dict:
+        x = images[idx] if views is None else views(images[idx], generator)
+        logits = model(x)
+        y = labels[idx].to(logits.device)
+        loss = torch.nn.functional.cross_entropy(logits, y)
+        return {"loss": loss, "accuracy": (logits.argmax(1) == y).float().mean()}
+
+    return step
+
+
+def save_checkpoint(path, model: torch.nn.Module, **meta) -> None:
+    """Save ``model``'s weights with ``meta`` (numbers, strings, lists: what
+    ``torch.load(weights_only=True)`` accepts) to ``path``, creating its folder."""
+    from pathlib import Path
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    torch.save({"state_dict": state, "meta": meta}, path)
+
+
+def load_checkpoint(path, model: torch.nn.Module) -> dict:
+    """Load weights saved by :func:`save_checkpoint` into ``model``; return the meta.
+
+    Uses ``torch.load(..., weights_only=True)``, which refuses to run code from the
+    file. Raises ``FileNotFoundError`` when there is no file and ``ValueError`` when
+    the file is not a checkpoint of this architecture.
+    """
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    blob = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(blob, dict) or "state_dict" not in blob:
+        raise ValueError(f"{path} is not an sslbook checkpoint (no 'state_dict' entry)")
+    try:
+        model.load_state_dict(blob["state_dict"])
+    except RuntimeError as err:
+        raise ValueError(f"the checkpoint {path} does not fit this model: {err}") from None
+    model.eval()
+    return dict(blob.get("meta", {}))
+
+
+def train_or_load(path, model: torch.nn.Module, train_fn: Callable[[torch.nn.Module], dict],
+                  save: bool = True) -> dict:
+    """Load ``model``'s weights from ``path`` if the file exists, else train it.
+
+    ``train_fn(model)`` trains ``model`` in place and returns its meta (a dict
+    such as ``{"steps": ..., "seconds": ...}``); the result is saved to ``path``
+    when ``save`` is true. Returns the meta, with ``"source"`` set to
+    ``"loaded"`` or ``"trained"``.
+    """
+    from pathlib import Path
+
+    if path is not None and Path(path).is_file():
+        meta = load_checkpoint(path, model)
+        meta["source"] = "loaded"
+        return meta
+    meta = dict(train_fn(model))
+    model.eval()
+    if save and path is not None:
+        save_checkpoint(path, model, **meta)
+    meta["source"] = "trained"
+    return meta

@@ -115,3 +115,32 @@ def test_cifar_resnet18_keeps_resolution_in_the_stem():
     assert isinstance(net.maxpool, torch.nn.Identity)
     assert net(torch.rand(2, 3, 32, 32)).shape == (2, 512)
     assert models.cifar_resnet18(feature_dim=128)(torch.rand(2, 3, 32, 32)).shape == (2, 128)
+
+
+# --- the stand-in chapter 5 falls back to -------------------------------------------
+
+def test_coloured_digits_stand_in():
+    d = data.coloured_digits()
+    assert d.x_train.shape == (1257, 3, 32, 32) and d.x_test.shape == (540, 3, 32, 32)
+    assert 0 <= d.x_train.min() and d.x_train.max() <= 1 and not d.stand_in
+    assert d.classes == tuple(str(i) for i in range(10))
+    # Colour is a nuisance: every image has its own ink and paper colours.
+    assert len({tuple(x[:, 0, 0].tolist()) for x in d.x_train[:50]}) == 50
+    with pytest.raises(ValueError, match="size"):
+        data.coloured_digits(size=4)
+
+
+def test_cifar10_or_stand_in_says_why_it_fell_back(cache, monkeypatch):
+    monkeypatch.setenv("SSLBOOK_OFFLINE", "1")
+    splits = data.cifar10_or_stand_in()
+    assert splits.stand_in and splits.name.startswith("STAND-IN, not CIFAR-10")
+    assert "SSLBOOK_CIFAR10" in splits.reason and "download" in splits.reason
+
+
+@needs_data
+def test_cifar10_or_stand_in_gives_cifar10_as_floats(monkeypatch):
+    monkeypatch.setenv("SSLBOOK_CIFAR10", SHARED)
+    splits = data.cifar10_or_stand_in()
+    assert not splits.stand_in and splits.name == "CIFAR-10" and splits.classes == data.CIFAR10_CLASSES
+    assert splits.x_train.shape == (50000, 3, 32, 32) and splits.x_test.dtype == torch.float32
+    assert 0 <= splits.x_test.min() and splits.x_test.max() <= 1

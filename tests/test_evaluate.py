@@ -120,3 +120,37 @@ def test_alignment_and_uniformity():
         evaluate.uniformity(z, t=0)
     with pytest.raises(ValueError, match="alpha"):
         evaluate.alignment(z, z, alpha=-1)
+
+
+# --- the torch solver of the linear probe ---------------------------------------------
+
+def test_torch_probe_agrees_with_scikit_learn_on_digits(digits):
+    x_tr, x_te = evaluate.flatten(digits.x_train), evaluate.flatten(digits.x_test)
+    for C in (1.0, 0.01):
+        sk = evaluate.linear_probe(x_tr, digits.y_train, x_te, digits.y_test, C=C)
+        th = evaluate.linear_probe(x_tr, digits.y_train, x_te, digits.y_test, C=C, solver="torch")
+        assert abs(sk - th) <= 0.01, (C, sk, th)
+
+
+def test_torch_probe_keeps_the_label_values_and_a_constant_feature():
+    g = torch.Generator().manual_seed(0)
+    y = torch.tensor([3, 7] * 50)
+    x = torch.randn(100, 5, generator=g) + (y == 7).float().unsqueeze(1) * 8
+    x[:, 0] = 1.0  # a constant column must not produce NaN
+    assert evaluate.linear_probe(x, y, x, y, solver="torch") == 1.0
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"solver": "adam"}, "solver must be one of"),
+    ({"max_iter": 0}, "max_iter"),
+])
+def test_linear_probe_rejects_bad_settings(kwargs, match):
+    x, y = torch.randn(10, 3), torch.arange(10) % 2
+    with pytest.raises(ValueError, match=match):
+        evaluate.linear_probe(x, y, x, y, **kwargs)
+
+
+def test_linear_probe_rejects_mismatched_feature_counts():
+    x, y = torch.randn(10, 3), torch.arange(10) % 2
+    with pytest.raises(ValueError, match="test_x must have 3 features like train_x, got 4"):
+        evaluate.linear_probe(x, y, torch.randn(10, 4), y, solver="torch")

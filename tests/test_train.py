@@ -1,3 +1,4 @@
+import math
 import time
 
 import pytest
@@ -114,3 +115,88 @@ def test_pretrain_simclr_returns_a_trained_model(digits):
     assert model.encoder(digits.x_test[:4]).shape == (4, 128)
     with pytest.raises(ValueError, match="images"):
         train.pretrain_simclr(digits.x_train[0], augment.digit_views(), steps=1)
+
+
+# --- MoCo and supervised steps, checkpoints -----------------------------------------
+
+def test_moco_step_fills_the_queue_and_moves_the_key_encoder(digits):
+    import copy
+
+    from sslbook import augment
+
+    torch.manual_seed(0)
+    model = models.SimCLRModel(models.SmallCNN(1, feature_dim=32), models.ProjectionHead(32, 16))
+    keys = copy.deepcopy(model).requires_grad_(False)
+    queue = models.FeatureQueue(64, 16)
+    step = train.moco_step(model, keys, queue, digits.x_train, augment.digit_views(), momentum=0.9,
+                           generator=torch.Generator().manual_seed(0))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    history = train.fit(step, train.shuffled_batches(len(digits.train_idx), 16), opt, steps=3, progress=False)
+    assert len(queue) == 16 * 3 + 16  # the first batch's keys also served as its own negatives
+    assert all(math.isfinite(v) for v in history.loss)
+    # After training the key encoder differs from its start but is not the online encoder either.
+    online, key = next(model.parameters()), next(keys.parameters())
+    assert not torch.equal(online, key)
+
+
+def test_moco_step_rejects_bad_momentum(digits):
+    with pytest.raises(ValueError, match=r"momentum must be in \[0, 1\]"):
+        train.moco_step(None, None, None, digits.x_train, None, momentum=1.5)
+
+
+def test_supervised_step_reports_loss_and_accuracy():
+    model = torch.nn.Linear(4, 2)
+    x, y = torch.randn(8, 4), torch.arange(8) % 2
+    out = train.supervised_step(model, x, y)(torch.arange(8))
+    assert set(out) == {"loss", "accuracy"} and 0 <= out["accuracy"].item() <= 1
+    with pytest.raises(ValueError, match="same length"):
+        train.supervised_step(model, x, y[:5])
+
+
+def test_checkpoints_round_trip_and_refuse_what_does_not_fit(tmp_path):
+    net = models.SmallCNN(1, feature_dim=8)
+    train.save_checkpoint(tmp_path / "sub" / "a.pt", net, steps=3, loss=[1.0, 0.5], command="x")
+    other = models.SmallCNN(1, feature_dim=8)
+    meta = train.load_checkpoint(tmp_path / "sub" / "a.pt", other)
+    assert meta == {"steps": 3, "loss": [1.0, 0.5], "command": "x"}
+    assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), other.state_dict().values()))
+    with pytest.raises(ValueError, match="does not fit this model"):
+        train.load_checkpoint(tmp_path / "sub" / "a.pt", models.SmallCNN(1, feature_dim=16))
+    with pytest.raises(FileNotFoundError, match="no checkpoint at"):
+        train.load_checkpoint(tmp_path / "missing.pt", net)
+    torch.save([1, 2], tmp_path / "list.pt")
+    with pytest.raises(ValueError, match="not an sslbook checkpoint"):
+        train.load_checkpoint(tmp_path / "list.pt", net)
+
+
+class Payload:
+    """An object whose unpickling could run code: weights_only loading must refuse it."""
+
+
+def test_load_checkpoint_refuses_pickled_objects(tmp_path):
+    import pickle
+
+    torch.save({"state_dict": {}, "meta": {"x": Payload()}}, tmp_path / "evil.pt")
+    with pytest.raises(pickle.UnpicklingError):
+        train.load_checkpoint(tmp_path / "evil.pt", models.SmallCNN(1))
+
+
+def test_train_or_load_trains_once_then_loads(tmp_path):
+    calls = []
+
+    def train_fn(model):
+        calls.append(1)
+        with torch.no_grad():
+            model.net[0].weight.fill_(0.5)
+        return {"steps": 7}
+
+    path = tmp_path / "m.pt"
+    first = models.SmallCNN(1, feature_dim=8)
+    assert train.train_or_load(path, first, train_fn) == {"steps": 7, "source": "trained"}
+    second = models.SmallCNN(1, feature_dim=8)
+    assert train.train_or_load(path, second, train_fn) == {"steps": 7, "source": "loaded"}
+    assert calls == [1] and torch.all(second.net[0].weight == 0.5)
+    third = models.SmallCNN(1, feature_dim=8)
+    assert train.train_or_load(None, third, train_fn)["source"] == "trained" and calls == [1, 1]
+    assert train.train_or_load(tmp_path / "n.pt", third, train_fn, save=False)["source"] == "trained"
+    assert not (tmp_path / "n.pt").exists()
