@@ -6,6 +6,11 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.sslbook-installed
 
+# CIFAR-10 for chapter 5: an image-folder tree or a .tar.gz of one. By default the copy in
+# ../shared/data when there is one; empty means download it through torchvision, or,
+# offline, the chapter's labelled stand-in.
+CIFAR10 ?= $(or $(SSLBOOK_CIFAR10),$(wildcard $(abspath ../shared/data/cifar10-jpg.tar.gz)))
+
 .PHONY: setup book test student notebooks bench clean
 
 setup: $(STAMP)
@@ -22,12 +27,12 @@ $(STAMP): pyproject.toml | $(PY)
 # Execution is cached in _build/.jupyter_cache; a failing cell or any warning fails the build.
 # SSLBOOK_PROGRESS=0: no progress-bar widgets in executed notebooks.
 book: $(STAMP)
-	MPLBACKEND=Agg SSLBOOK_PROGRESS=0 $(VENV)/bin/jupyter-book build . -W -n --keep-going
+	MPLBACKEND=Agg SSLBOOK_PROGRESS=0 SSLBOOK_CIFAR10=$(CIFAR10) $(VENV)/bin/jupyter-book build . -W -n --keep-going
 
 # Unit and reference tests, the student-copy meta-tests, then nbval over every chapter notebook.
 test: $(STAMP)
-	MPLBACKEND=Agg SSLBOOK_PROGRESS=0 $(PY) -m pytest tests
-	MPLBACKEND=Agg SSLBOOK_PROGRESS=0 $(PY) -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=300 -p no:cacheprovider chapters
+	MPLBACKEND=Agg SSLBOOK_PROGRESS=0 SSLBOOK_CIFAR10=$(CIFAR10) $(PY) -m pytest tests
+	MPLBACKEND=Agg SSLBOOK_PROGRESS=0 SSLBOOK_CIFAR10=$(CIFAR10) $(PY) -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=300 -p no:cacheprovider chapters
 
 # Student copies: every solution replaced by a stub, written to student/.
 student: $(STAMP)
@@ -39,7 +44,7 @@ notebooks: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/concepts.py
-	SSLBOOK_CIFAR10=$${SSLBOOK_CIFAR10:-$(wildcard ../shared/data/cifar10-jpg.tar.gz)} $(PY) benchmarks/cifar10.py
+	SSLBOOK_CIFAR10=$(CIFAR10) $(PY) benchmarks/cifar10.py
 
 clean:
 	rm -rf _build student

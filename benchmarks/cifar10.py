@@ -7,7 +7,7 @@
     same batch size, same machine, in one run.
 (b) Linear-probe and kNN accuracy on the test split after a fixed CPU budget of
     SimCLR, for the SSL encoder, the same encoder at random initialisation and
-    raw pixels.
+    raw pixels; and for the checkpoints in chapters/checkpoints when present.
 
     .venv/bin/python benchmarks/cifar10.py [--seconds 120] [--train-subset 10000] [--out ...]
 
@@ -25,7 +25,9 @@ import torch
 
 import sslbook
 from _common import machine, write_json
-from sslbook import augment, data, evaluate, losses, models, train
+from sslbook import augment, data, evaluate, losses, models, project, train
+
+CHECKPOINTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "chapters", "checkpoints")
 
 
 def torchvision_loader(images: torch.Tensor, batch_size: int, workers: int):
@@ -55,7 +57,8 @@ def throughput(images: torch.Tensor, batch_size: int, steps: int, workers: int) 
     results = {}
     for name in ("sslbook (batched, per sample)", f"torchvision DataLoader ({workers} workers)"):
         torch.manual_seed(0)
-        model = models.SimCLRModel(models.SmallCNN(3), models.ProjectionHead(128, 64))
+        enc = project.encoder("small")
+        model = models.SimCLRModel(enc, models.ProjectionHead(enc.feature_dim, 64))
         opt = torch.optim.SGD(model.parameters(), lr=0.01)
         g = torch.Generator().manual_seed(0)
         if name.startswith("sslbook"):
@@ -115,24 +118,34 @@ def main(argv=None) -> dict:
 
     train_f, test_f = x_train.float() / 255, x_test.float() / 255
     torch.manual_seed(0)
-    random_encoder = models.SmallCNN(3)
-    model, history = train.pretrain_simclr(train_f, augment.cifar_views(), seconds=args.seconds,
-                                           batch_size=args.batch_size, progress=False)
-    reps = {"raw pixels": (train_f, test_f),
-            "random-init SmallCNN": (evaluate.embed(random_encoder, train_f), evaluate.embed(random_encoder, test_f)),
-            "SimCLR SmallCNN": (evaluate.embed(model.encoder, train_f), evaluate.embed(model.encoder, test_f))}
+    random_encoder = project.encoder("small")
+    ssl_encoder = project.encoder("small")
+    # As many steps as the budget allows at the speed measured in (a), so that the
+    # one-cycle schedule completes; the budget also stops training outright.
+    steps = max(1, int(args.seconds * speed[names[0]] / (2 * args.batch_size)))
+    meta = project.pretrain(ssl_encoder, train_f, "simclr", steps=steps, seconds=args.seconds,
+                            batch_size=args.batch_size, progress=False)
+    encoders = {"random-init encoder": random_encoder, "SimCLR encoder (this budget)": ssl_encoder}
+    for method in ("simclr", "moco"):
+        path = os.path.join(CHECKPOINTS, project.checkpoint_name(method, "small"))
+        if os.path.exists(path):
+            enc = project.encoder("small")
+            m = train.load_checkpoint(path, enc)
+            encoders[f"{method} checkpoint ({m['epochs']} epochs, {m['seconds'] / 60:.0f} min)"] = enc
+    reps = {"raw pixels": (train_f, test_f)}
+    reps.update({name: (evaluate.embed(e, train_f), evaluate.embed(e, test_f)) for name, e in encoders.items()})
     quality = {}
     for name, (a, b) in reps.items():
-        quality[name] = {"linear_probe": evaluate.linear_probe(a, y_train, b, y_test, max_iter=500),
+        quality[name] = {"linear_probe": evaluate.linear_probe(a, y_train, b, y_test, solver="torch", max_iter=300),
                          "knn": evaluate.knn_accuracy(a, y_train, b, y_test, k=20)}
-    print(f"\n(b) after {history.steps} SimCLR steps in {history.elapsed:.0f} s on {len(tr)} training images "
-          f"({history.steps * args.batch_size / len(tr):.2f} epochs); test on {len(te)} images")
+    print(f"\n(b) after {meta['steps']} SimCLR steps in {meta['seconds']:.0f} s on {len(tr)} training images "
+          f"({meta['epochs']} epochs); labels of those images for the probes; test on {len(te)} images")
     print("| features | linear probe | kNN (k=20) |\n| --- | --- | --- |")
     for name, q in quality.items():
         print(f"| {name} | {q['linear_probe']:.3f} | {q['knn']:.3f} |")
 
     result = {"benchmark": "cifar10", **machine(), "batch_size": args.batch_size,
-              "throughput_views_per_s": speed, "budget_seconds": args.seconds, "steps": history.steps,
+              "throughput_views_per_s": speed, "budget_seconds": args.seconds, "steps": meta["steps"],
               "train_subset": len(tr), "test_subset": len(te), "quality": quality}
     write_json(result, args.out)
     return result

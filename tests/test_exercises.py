@@ -205,3 +205,80 @@ def test_bits_checker():
         exercises.check_bits(-(math.log(0.8) + math.log(0.7)) / 2)
     with pytest.raises(ExerciseError, match="not answered yet"):
         exercises.check_bits(None)
+
+
+# --- Chapter 5 ---------------------------------------------------------------------
+
+def test_article_params_checker(capsys):
+    exercises.check_article_params(lambda s: 16 * (s // 2) ** 2 * 128 + 128)
+    assert "25,690,240 at 224" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("wrong,match", [
+    (lambda s: None, "not answered yet"),
+    (lambda s: 16 * (s // 2) ** 2 * 128, "add the layer's 128 biases"),
+    (lambda s: 16 * s * s * 128 + 128, "max-pool halves"),
+    (lambda s: 3 * s * s, "maps 16 channels"),
+    (lambda s: 1 / 0, "raised ZeroDivisionError"),
+])
+def test_article_params_checker_wrong(wrong, match):
+    with pytest.raises(ExerciseError, match=match):
+        exercises.check_article_params(wrong)
+
+
+def right_knn(train_f, train_y, test_f, k):
+    sim = F.normalize(test_f, dim=1) @ F.normalize(train_f, dim=1).T
+    votes = F.one_hot(train_y[sim.topk(k, dim=1).indices], int(train_y.max()) + 1).sum(1)
+    return votes.argmax(1)
+
+
+def euclid_knn(train_f, train_y, test_f, k):
+    nearest = torch.cdist(test_f, train_f).topk(k, dim=1, largest=False).indices
+    return F.one_hot(train_y[nearest], int(train_y.max()) + 1).sum(1).argmax(1)
+
+
+def test_knn_checker():
+    exercises.check_knn(right_knn)
+    from sklearn.neighbors import KNeighborsClassifier
+
+    def sklearn_knn(train_f, train_y, test_f, k):
+        return KNeighborsClassifier(k, metric="cosine").fit(train_f, train_y).predict(test_f)
+    exercises.check_knn(sklearn_knn)
+
+
+@pytest.mark.parametrize("wrong,match", [
+    (lambda *a: None, "not answered yet"),
+    (lambda tf, ty, sf, k: ty[:10], "one label per test row"),
+    (euclid_knn, "Euclidean vote; normalise"),
+    (lambda tf, ty, sf, k: right_knn(tf, ty, sf, 1), "agree with the reference vote"),
+])
+def test_knn_checker_wrong(wrong, match):
+    with pytest.raises(ExerciseError, match=match):
+        exercises.check_knn(wrong)
+
+
+def right_enqueue(queue, ptr, keys):
+    keys = keys[-len(queue):]
+    queue[(ptr + torch.arange(len(keys))) % len(queue)] = keys
+    return queue, (ptr + len(keys)) % len(queue)
+
+
+def test_queue_checker():
+    exercises.check_queue(right_enqueue)
+
+
+def no_wrap(queue, ptr, keys):
+    end = min(ptr + len(keys), len(queue))
+    queue[ptr:end] = keys[: end - ptr]
+    return queue, end % len(queue)
+
+
+@pytest.mark.parametrize("wrong,match", [
+    (lambda q, p, k: None, "not answered yet"),
+    (lambda q, p, k: q, "must return a pair"),
+    (lambda q, p, k: (right_enqueue(q, p, k)[0], p), "pointer should be 3"),
+    (no_wrap, "after batch 3"),
+])
+def test_queue_checker_wrong(wrong, match):
+    with pytest.raises(ExerciseError, match=match):
+        exercises.check_queue(wrong)

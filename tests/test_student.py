@@ -87,7 +87,10 @@ def errors(cell):
 
 
 @pytest.mark.parametrize("md", CHAPTERS, ids=os.path.basename)
-def test_student_copy_fails_at_every_exercise_with_the_checkers_message(md, tmp_path):
+def test_student_copy_fails_at_every_exercise_with_the_checkers_message(md, tmp_path, monkeypatch):
+    # Offline and without CIFAR-10: chapter 5 must fall back to its stand-in and say so.
+    monkeypatch.setenv("SSLBOOK_OFFLINE", "1")
+    monkeypatch.delenv("SSLBOOK_CIFAR10", raising=False)
     nb = student.student_notebook(md)
     text = "\n".join(c.source for c in nb.cells)
     assert "BEGIN SOLUTION" not in text and "END SOLUTION" not in text
@@ -103,6 +106,10 @@ def test_student_copy_fails_at_every_exercise_with_the_checkers_message(md, tmp_
             assert re.match(r"Exercise \d+\.\d+: not answered yet", errs[0].evalue), errs[0].evalue
         else:
             assert not errors(cell), f"cell {i} failed in the student copy: {errors(cell)[0].evalue}"
+    if "cifar10_or_stand_in" in text:
+        first = "".join(o.get("text", "") for o in nb.cells[next(i for i, c in enumerate(nb.cells)
+                                                              if "cifar10_or_stand_in" in c.source)].outputs)
+        assert "STAND-IN, not CIFAR-10" in first and "CIFAR-10 IS NOT AVAILABLE HERE" in first, first
 
 
 def test_a_wrong_answer_fails_with_what_is_wrong(tmp_path):
