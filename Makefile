@@ -25,9 +25,10 @@ $(STAMP): pyproject.toml | $(PY)
 	touch $(STAMP)
 
 # Execution is cached in _build/.jupyter_cache; a failing cell or any warning fails the build.
-# SSLBOOK_PROGRESS=0: no progress-bar widgets in executed notebooks.
+# SSLBOOK_PROGRESS=0: no progress-bar widgets in executed notebooks. MPLBACKEND is unset so that
+# the kernels draw figures inline (with MPLBACKEND=Agg the pages would have no figures).
 book: $(STAMP)
-	MPLBACKEND=Agg SSLBOOK_PROGRESS=0 SSLBOOK_CIFAR10=$(CIFAR10) $(VENV)/bin/jupyter-book build . -W -n --keep-going
+	env -u MPLBACKEND SSLBOOK_PROGRESS=0 SSLBOOK_CIFAR10=$(CIFAR10) $(VENV)/bin/jupyter-book build . -W -n --keep-going
 
 # Unit and reference tests, the student-copy meta-tests, then nbval over every chapter notebook.
 test: $(STAMP)
