@@ -4,7 +4,7 @@
     batch, the encoder forward and backward, the optimiser step) with
     sslbook's batched per-sample augmentation against the standard torchvision
     pipeline (PIL images, per-sample transforms in a DataLoader), same encoder,
-    same batch size, same machine, in one run.
+    same batch size, same machine, in one run; and (a') the augmentation alone.
 (b) Linear-probe and kNN accuracy on the test split after a fixed CPU budget of
     SimCLR, for the SSL encoder, the same encoder at random initialisation and
     raw pixels; and for the checkpoints in chapters/checkpoints when present.
@@ -30,15 +30,22 @@ from sslbook import augment, data, evaluate, losses, models, project, train
 CHECKPOINTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "chapters", "checkpoints")
 
 
+def torchvision_recipe():
+    """SimCLR's CIFAR-10 views as the usual torchvision pipeline of per-sample PIL transforms."""
+    from torchvision import transforms as T
+
+    return T.Compose([
+        T.RandomResizedCrop(32, scale=(0.08, 1.0)), T.RandomHorizontalFlip(),
+        T.RandomApply([T.ColorJitter(0.4, 0.4, 0.4, 0.1)], p=0.8), T.RandomGrayscale(p=0.2), T.ToTensor(),
+    ])
+
+
 def torchvision_loader(images: torch.Tensor, batch_size: int, workers: int):
     """The usual pipeline: PIL images through per-sample torchvision transforms in a DataLoader."""
     from PIL import Image
     from torchvision import transforms as T
 
-    recipe = T.Compose([
-        T.RandomResizedCrop(32, scale=(0.08, 1.0)), T.RandomHorizontalFlip(),
-        T.RandomApply([T.ColorJitter(0.4, 0.4, 0.4, 0.1)], p=0.8), T.RandomGrayscale(p=0.2), T.ToTensor(),
-    ])
+    recipe = torchvision_recipe()
     pil = [Image.fromarray(img.permute(1, 2, 0).numpy()) for img in images]
 
     class Pairs(torch.utils.data.Dataset):
@@ -89,6 +96,27 @@ def throughput(images: torch.Tensor, batch_size: int, steps: int, workers: int) 
     return results
 
 
+def augmentation_only(images: torch.Tensor, batch_size: int) -> dict:
+    """Views per second of the augmentation alone, in this one process: sslbook's batched
+    per-sample views against torchvision's per-sample transforms on PIL images."""
+    from PIL import Image
+
+    recipe = torchvision_recipe()
+    views, g = augment.cifar_views(), torch.Generator().manual_seed(0)
+    floats = images.float() / 255
+    views(floats[:batch_size], g)  # warm up
+    start = time.perf_counter()
+    for i in range(0, len(floats), batch_size):
+        views.pair(floats[i:i + batch_size], g)
+    ours = 2 * len(floats) / (time.perf_counter() - start)
+    pil = [Image.fromarray(img.permute(1, 2, 0).numpy()) for img in images]
+    start = time.perf_counter()
+    for p in pil:
+        recipe(p), recipe(p)
+    theirs = 2 * len(pil) / (time.perf_counter() - start)
+    return {"sslbook (batched, per sample)": ours, "torchvision (per sample, PIL)": theirs}
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=120.0, help="SimCLR training budget for (b)")
@@ -97,6 +125,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--throughput-steps", type=int, default=10)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--augment-images", type=int, default=2048, help="images for (a')")
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "cifar10.json"))
     args = parser.parse_args(argv)
 
@@ -109,12 +138,19 @@ def main(argv=None) -> dict:
     x_train, y_train, x_test, y_test = x_train[tr], y_train[tr], x_test[te], y_test[te]
 
     speed = throughput(x_train, args.batch_size, args.throughput_steps, args.workers)
-    print(f"(a) SimCLR step throughput, SmallCNN, batch {args.batch_size}, {torch.get_num_threads()} threads")
+    print(f"(a) SimCLR step throughput, chapter 5's small CNN, batch {args.batch_size}, "
+          f"{torch.get_num_threads()} threads")
     print("| pipeline | views/s |\n| --- | --- |")
     for name, v in speed.items():
         print(f"| {name} | {v:.0f} |")
     names = list(speed)
     print(f"speed-up: {speed[names[0]] / speed[names[1]]:.2f}x")
+    aug = augmentation_only(x_train[: args.augment_images], args.batch_size)
+    print(f"\n(a') the augmentation alone, one process, {args.augment_images} images")
+    print("| pipeline | views/s |\n| --- | --- |")
+    for name, v in aug.items():
+        print(f"| {name} | {v:.0f} |")
+    print(f"speed-up: {aug[list(aug)[0]] / aug[list(aug)[1]]:.1f}x")
 
     train_f, test_f = x_train.float() / 255, x_test.float() / 255
     torch.manual_seed(0)
@@ -145,7 +181,7 @@ def main(argv=None) -> dict:
         print(f"| {name} | {q['linear_probe']:.3f} | {q['knn']:.3f} |")
 
     result = {"benchmark": "cifar10", **machine(), "batch_size": args.batch_size,
-              "throughput_views_per_s": speed, "budget_seconds": args.seconds, "steps": meta["steps"],
+              "throughput_views_per_s": speed, "augmentation_views_per_s": aug, "budget_seconds": args.seconds, "steps": meta["steps"],
               "train_subset": len(tr), "test_subset": len(te), "quality": quality}
     write_json(result, args.out)
     return result

@@ -30,11 +30,12 @@ def test_cifar10_benchmark_runs_on_a_small_budget(tmp_path):
     env = {**os.environ, "SSLBOOK_CIFAR10": SHARED}  # the session's cache: decoded once for all tests
     proc = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "cifar10.py"), "--seconds", "2",
                            "--train-subset", "600", "--test-subset", "300", "--batch-size", "64",
-                           "--throughput-steps", "2", "--workers", "0", "--out", str(out)],
+                           "--throughput-steps", "2", "--workers", "0", "--augment-images", "128", "--out", str(out)],
                           capture_output=True, text=True, timeout=600, env=env)
     assert proc.returncode == 0, proc.stderr
     assert "views/s" in proc.stdout and "| SimCLR encoder (this budget) |" in proc.stdout
     result = json.loads(out.read_text())
+    assert len(result["augmentation_views_per_s"]) == 2 and "(a') the augmentation alone" in proc.stdout
     assert len(result["throughput_views_per_s"]) == 2 and all(v > 0 for v in result["throughput_views_per_s"].values())
     assert {"raw pixels", "random-init encoder", "SimCLR encoder (this budget)"} <= set(result["quality"])
     assert any(name.startswith("simclr checkpoint") for name in result["quality"])  # the shipped one
