@@ -136,3 +136,17 @@ def test_each_shipped_checkpoint_loads_safely_and_matches_the_recipe_in_the_code
     assert meta["steps"] == expected, "the checkpoint was made with other settings than the recipe in the code"
     assert len(meta["loss"]) == meta["steps"]
     assert all(torch.isfinite(p).all() for p in model.state_dict().values())
+
+
+def test_the_full_recipe_is_resnet18_for_about_200_epochs_and_its_code_path_runs():
+    full = project.recipe("full")
+    epochs = full.pretrain_steps["simclr"] * full.batch_size / 50_000
+    assert full.arch == "resnet18" and 195 <= epochs <= 205
+    assert max(full.supervised_steps) == 5000  # every training label, in the full budget only
+    # One step of each kind with ResNet-18 on the CPU: the GPU run uses the same code.
+    enc = project.encoder("resnet18")
+    meta = project.pretrain(enc, small_images(8), "moco", steps=1, batch_size=4, queue_size=8, progress=False)
+    assert meta["steps"] == 1 and enc(torch.rand(2, 3, 32, 32)).shape == (2, 512)
+    net = project.classifier("resnet18")
+    assert project.train_supervised(net, small_images(8), torch.arange(8) % 10 % 2, steps=1, batch_size=4,
+                                    progress=False)["steps"] == 1
