@@ -172,6 +172,7 @@ def train_supervised(model: nn.Module, images: torch.Tensor, labels: torch.Tenso
     _validate.tensor("images", images, ndim=4, floating=True)
     _validate.positive_int("steps", steps)
     _validate.positive_int("batch_size", batch_size)
+    _validate.positive("lr", lr)
     dev = device()
     torch.manual_seed(seed)
     model.to(dev)
@@ -217,6 +218,7 @@ def main(argv=None) -> int:
     """Train the checkpoints of the current budget and write them to ``--out``."""
     from . import budget, seed_everything
     from .data import cifar10, few_labels
+    from .train import save_checkpoint
 
     parser = argparse.ArgumentParser(prog="python -m sslbook.project", description=main.__doc__)
     parser.add_argument("--out", required=True, help="folder for the .pt files")
@@ -235,8 +237,6 @@ def main(argv=None) -> int:
         parser.error(f"--only: unknown kind(s) {sorted(unknown)}; this budget has {kinds}")
     out = Path(args.out)
     for kind in kinds if args.only is None else [k for k in kinds if k in args.only]:
-        from .train import save_checkpoint
-
         if kind in rec.pretrain_steps:
             model = encoder(rec.arch)
             meta = pretrain(model, x, kind, steps=rec.pretrain_steps[kind], batch_size=rec.batch_size, lr=rec.lr,

@@ -247,9 +247,24 @@ def supervised_step(model: torch.nn.Module, images: torch.Tensor, labels: torch.
 
 def save_checkpoint(path, model: torch.nn.Module, **meta) -> None:
     """Save ``model``'s weights with ``meta`` (numbers, strings, lists: what
-    ``torch.load(weights_only=True)`` accepts) to ``path``, creating its folder."""
+    ``torch.load(weights_only=True)`` accepts) to ``path``, creating its folder.
+
+    A meta value of another type raises ``ValueError`` here, rather than making a
+    file that :func:`load_checkpoint` would later refuse.
+    """
     from pathlib import Path
 
+    def plain(value) -> bool:
+        if isinstance(value, (list, tuple)):
+            return all(plain(v) for v in value)
+        if isinstance(value, dict):
+            return all(isinstance(k, str) and plain(v) for k, v in value.items())
+        return value is None or type(value) in (bool, int, float, str)
+
+    for key, value in meta.items():
+        if not plain(value):
+            raise ValueError(f"meta[{key!r}] must be built of numbers, strings, lists and dicts "
+                             f"(what weights_only loading accepts), got {type(value).__name__}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}

@@ -76,6 +76,14 @@ def test_pretrain_rejects_bad_arguments():
         project.pretrain(project.encoder("small"), small_images(), steps=0)
 
 
+def test_train_supervised_rejects_bad_arguments():
+    y = torch.arange(8) % 2
+    with pytest.raises(ValueError, match="lr must be"):
+        project.train_supervised(project.classifier("small"), small_images(8), y, steps=1, lr=0)
+    with pytest.raises(ValueError, match="same length"):
+        project.train_supervised(project.classifier("small"), small_images(8), y[:5], steps=1)
+
+
 def test_train_supervised_learns_a_separable_task():
     # Class 0 is red, class 1 is blue: a network that learns anything learns this.
     x = torch.zeros(64, 3, 32, 32)

@@ -164,6 +164,9 @@ def test_checkpoints_round_trip_and_refuse_what_does_not_fit(tmp_path):
         train.load_checkpoint(tmp_path / "sub" / "a.pt", models.SmallCNN(1, feature_dim=16))
     with pytest.raises(FileNotFoundError, match="no checkpoint at"):
         train.load_checkpoint(tmp_path / "missing.pt", net)
+    with pytest.raises(ValueError, match=r"meta\['when'\] must be built of numbers.*got TorchVersion"):
+        train.save_checkpoint(tmp_path / "b.pt", net, when=torch.__version__)
+    assert not (tmp_path / "b.pt").exists()
     torch.save([1, 2], tmp_path / "list.pt")
     with pytest.raises(ValueError, match="not an sslbook checkpoint"):
         train.load_checkpoint(tmp_path / "list.pt", net)
