@@ -11,7 +11,7 @@
 
     .venv/bin/python benchmarks/cifar10.py [--seconds 120] [--train-subset 10000] [--out ...]
 
-The data comes from sslbook.data.cifar10: set SSLBOOK_CIFAR10 to an image-folder
+The data comes from sslbook.cifar.cifar10: set SSLBOOK_CIFAR10 to an image-folder
 tree or a .tar.gz of one, or be online for torchvision's download.
 """
 
@@ -25,7 +25,7 @@ import torch
 
 import sslbook
 from _common import machine, write_json
-from sslbook import augment, data, evaluate, losses, models, project, train
+from sslbook import augment, checkpoints, cifar, evaluate, losses, models, recipes, train
 
 CHECKPOINTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "chapters", "checkpoints")
 
@@ -43,7 +43,6 @@ def torchvision_recipe():
 def torchvision_loader(images: torch.Tensor, batch_size: int, workers: int):
     """The usual pipeline: PIL images through per-sample torchvision transforms in a DataLoader."""
     from PIL import Image
-    from torchvision import transforms as T
 
     recipe = torchvision_recipe()
     pil = [Image.fromarray(img.permute(1, 2, 0).numpy()) for img in images]
@@ -64,7 +63,7 @@ def throughput(images: torch.Tensor, batch_size: int, steps: int, workers: int) 
     results = {}
     for name in ("sslbook (batched, per sample)", f"torchvision DataLoader ({workers} workers)"):
         torch.manual_seed(0)
-        enc = project.encoder("small")
+        enc = models.encoder("small")
         model = models.SimCLRModel(enc, models.ProjectionHead(enc.feature_dim, 64))
         opt = torch.optim.SGD(model.parameters(), lr=0.01)
         g = torch.Generator().manual_seed(0)
@@ -82,7 +81,7 @@ def throughput(images: torch.Tensor, batch_size: int, steps: int, workers: int) 
         done, start = 0, None
         for i, (v1, v2) in enumerate(batches):
             z1, z2 = model(torch.cat([v1, v2])).chunk(2)
-            loss = losses.info_nce(z1, z2, 0.5)
+            loss = losses.info_nce(z1, z2)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -130,8 +129,8 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
 
     sslbook.seed_everything(0)
-    x_train, y_train = data.cifar10("train")
-    x_test, y_test = data.cifar10("test")
+    x_train, y_train = cifar.cifar10("train")
+    x_test, y_test = cifar.cifar10("test")
     g = torch.Generator().manual_seed(0)
     tr = torch.randperm(len(x_train), generator=g)[: args.train_subset]
     te = torch.randperm(len(x_test), generator=g)[: args.test_subset]
@@ -154,19 +153,20 @@ def main(argv=None) -> dict:
 
     train_f, test_f = x_train.float() / 255, x_test.float() / 255
     torch.manual_seed(0)
-    random_encoder = project.encoder("small")
-    ssl_encoder = project.encoder("small")
+    random_encoder = models.encoder("small")
+    ssl_encoder = models.encoder("small")
     # As many steps as the budget allows at the speed measured in (a), so that the
     # one-cycle schedule completes; the budget also stops training outright.
     steps = max(1, int(args.seconds * speed[names[0]] / (2 * args.batch_size)))
-    meta = project.pretrain(ssl_encoder, train_f, "simclr", steps=steps, seconds=args.seconds,
-                            batch_size=args.batch_size, progress=False)
+    recipe = recipes.recipe().replace(batch_size=args.batch_size)
+    meta = recipes.pretrain(ssl_encoder, train_f, "simclr", recipe, steps=steps, seconds=args.seconds,
+                            progress=False).meta
     encoders = {"random-init encoder": random_encoder, "SimCLR encoder (this budget)": ssl_encoder}
     for method in ("simclr", "moco"):
-        path = os.path.join(CHECKPOINTS, project.checkpoint_name(method, "small"))
+        path = os.path.join(CHECKPOINTS, recipes.checkpoint_name(method, "small"))
         if os.path.exists(path):
-            enc = project.encoder("small")
-            m = train.load_checkpoint(path, enc)
+            enc = models.encoder("small")
+            m = checkpoints.load_checkpoint(path, enc)
             encoders[f"{method} checkpoint ({m['epochs']} epochs, {m['seconds'] / 60:.0f} min)"] = enc
     reps = {"raw pixels": (train_f, test_f)}
     reps.update({name: (evaluate.embed(e, train_f), evaluate.embed(e, test_f)) for name, e in encoders.items()})

@@ -19,7 +19,7 @@ import torch
 
 import sslbook
 from _common import machine, write_json
-from sslbook import augment, data, evaluate, models, train
+from sslbook import data, evaluate, models, recipes
 
 
 def main(argv=None) -> dict:
@@ -34,8 +34,9 @@ def main(argv=None) -> dict:
     torch.manual_seed(args.seed)
     random_encoder = models.SmallCNN(1, feature_dim=128)
     start = time.perf_counter()
-    model, history = train.pretrain_simclr(digits.x_train, augment.digit_views(), seconds=args.seconds,
-                                           seed=args.seed, progress=False)
+    run = recipes.pretrain("digits", digits.x_train, "simclr", recipes.DIGITS, seconds=args.seconds,
+                           seed=args.seed, progress=False)
+    model, history = run.model, run.history
     train_seconds = time.perf_counter() - start
     reps = {
         "raw pixels": (digits.x_train, digits.x_test),

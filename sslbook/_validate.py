@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
 
@@ -54,3 +55,20 @@ def tensor(name: str, value, *, ndim: int | None = None, floating: bool = False,
     if floating and not torch.isfinite(value).all():
         raise ValueError(f"{name} contains NaN or infinite values")
     return value
+
+
+def to_numpy(x) -> np.ndarray:
+    """A tensor (detached, on the CPU) or anything array-like as a NumPy array."""
+    return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+
+
+def array(name: str, x, ndim: int) -> np.ndarray:
+    """``x`` as a non-empty, finite NumPy array of rank ``ndim``, or a ``ValueError``."""
+    x = to_numpy(x)
+    if x.ndim != ndim:
+        raise ValueError(f"{name} must be {ndim}-D, got shape {x.shape}")
+    if x.shape[0] == 0:
+        raise ValueError(f"{name} must not be empty")
+    if np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return x

@@ -1,16 +1,20 @@
-"""Datasets the chapters train on.
+"""Datasets that need no download, and the few-label draws of every experiment.
 
 ``load_digits`` wraps scikit-learn's bundled handwritten digits (1,797 images of
 8 x 8 pixels, ten classes): real data that works offline, small enough for a
-CPU minute of self-supervised training.
+CPU minute of self-supervised training. ``make_corpus`` and ``make_shapes``
+generate data whose hidden factors are known. CIFAR-10 lives in :mod:`sslbook.cifar`.
 """
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+from sklearn.datasets import load_digits as _sklearn_digits
+from sklearn.model_selection import train_test_split
 
 from . import _validate
 
@@ -61,8 +65,6 @@ def stratified_split(labels, test_size: float = 0.3, seed: int = 0):
     (3, 3)
     """
     _validate.in_range("test_size", test_size, 0, 1, low_open=True, high_open=True)
-    from sklearn.model_selection import train_test_split
-
     labels = np.asarray(labels)
     idx = np.arange(len(labels))
     train, test = train_test_split(idx, test_size=test_size, stratify=labels, random_state=seed)
@@ -81,9 +83,7 @@ def load_digits(test_size: float = 0.3, seed: int = 0) -> ImageDataset:
     >>> tuple(d.images.shape), len(d.train_idx), len(d.test_idx)
     ((1797, 1, 8, 8), 1257, 540)
     """
-    from sklearn.datasets import load_digits as _load
-
-    bunch = _load()
+    bunch = _sklearn_digits()
     images = torch.tensor(bunch.images, dtype=torch.float32).unsqueeze(1) / 16.0
     labels = torch.tensor(bunch.target, dtype=torch.long)
     train_idx, test_idx = stratified_split(labels, test_size=test_size, seed=seed)
@@ -175,8 +175,6 @@ def make_corpus(n_sentences: int = 4000, seed: int = 0) -> Corpus:
     Words of one category are used in the same contexts, so a model that predicts
     masked words from context can learn the categories without being told them.
     """
-    import random as _random
-
     _validate.positive_int("n_sentences", n_sentences)
     function_words = sorted({w for t in CORPUS_TEMPLATES for w in t.split() if not w.startswith("{")})
     vocab = ["[PAD]"] + function_words
@@ -185,7 +183,7 @@ def make_corpus(n_sentences: int = 4000, seed: int = 0) -> Corpus:
         vocab += words
         category += [name] * len(words)
     index = {w: i for i, w in enumerate(vocab)}
-    rng = _random.Random(seed)
+    rng = random.Random(seed)
     sentences = []
     for _ in range(n_sentences):
         template = rng.choice(CORPUS_TEMPLATES)
@@ -245,201 +243,3 @@ def make_shapes(n: int = 2000, size: int = 16, seed: int = 0) -> Shapes:
     rgb = torch.tensor(list(COLOURS.values()))[colour]                          # N x 3
     images = mask.unsqueeze(1) * rgb.view(n, 3, 1, 1)
     return Shapes(images, shape, colour)
-
-
-# --- CIFAR-10 ----------------------------------------------------------------
-
-CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
-_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
-
-
-def cache_dir() -> "Path":
-    """Where sslbook caches downloads and decoded tensors: ``$SSLBOOK_CACHE`` or ``~/.cache/sslbook``."""
-    import os
-    from pathlib import Path
-
-    return Path(os.environ.get("SSLBOOK_CACHE", Path.home() / ".cache" / "sslbook"))
-
-
-def safe_extract(archive, destination) -> "Path":
-    """Extract a tar archive, refusing any member that would land outside ``destination``.
-
-    Absolute paths, ``..`` components, links and device files are refused with a
-    ``ValueError`` naming the member, before anything is written.
-    """
-    import tarfile
-    from pathlib import Path
-
-    destination = Path(destination).resolve()
-    with tarfile.open(archive) as tar:
-        members = tar.getmembers()
-        for m in members:
-            target = (destination / m.name).resolve()
-            if not (m.isfile() or m.isdir()):
-                raise ValueError(f"archive member {m.name!r} is a link or a special file; refusing to extract")
-            if m.name.startswith("/") or (target != destination and destination not in target.parents):
-                raise ValueError(f"archive member {m.name!r} would be written outside {destination}")
-        destination.mkdir(parents=True, exist_ok=True)
-        tar.extractall(destination, members=members)
-    return destination
-
-
-def _find_split_folder(root, split: str):
-    from pathlib import Path
-
-    root = Path(root)
-    for candidate in (root / split, root / "cifar10" / split):
-        if candidate.is_dir() and all((candidate / c).is_dir() for c in CIFAR10_CLASSES):
-            return candidate
-    return None
-
-
-def _read_image_folder(folder):
-    from PIL import Image
-
-    images, labels = [], []
-    for label, name in enumerate(CIFAR10_CLASSES):
-        files = sorted(p for p in (folder / name).iterdir() if p.suffix.lower() in _IMAGE_SUFFIXES)
-        for path in files:
-            with Image.open(path) as im:
-                images.append(np.asarray(im.convert("RGB").resize((32, 32)), dtype=np.uint8))
-            labels.append(label)
-    if not images:
-        raise FileNotFoundError(f"no images found under {folder}/<class>/")
-    x = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous()
-    return x, torch.tensor(labels, dtype=torch.long)
-
-
-def _download_cifar10(split: str, cache, download: bool, timeout: float):
-    """torchvision's checksummed download, or a FileNotFoundError that says what to do."""
-    import socket
-
-    reason = "download=False"
-    if download:
-        from torchvision.datasets import CIFAR10
-
-        previous = socket.getdefaulttimeout()
-        socket.setdefaulttimeout(timeout)
-        try:
-            ds = CIFAR10(str(cache / "torchvision"), train=(split == "train"), download=True)
-            images = torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()
-            return images, torch.tensor(ds.targets, dtype=torch.long)
-        except Exception as exc:  # no network, a proxy, a failed checksum
-            reason = f"the torchvision download failed ({type(exc).__name__}: {exc})"
-        finally:
-            socket.setdefaulttimeout(previous)
-    raise FileNotFoundError(
-        f"CIFAR-10 {split!r} is not available: {reason}. Either connect to the internet and call "
-        "cifar10(download=True), which downloads it through torchvision, or point SSLBOOK_CIFAR10 "
-        "(or root=) at an image-folder tree <root>/<split>/<class>/*.jpg or a .tar.gz of one.")
-
-
-def cifar10(split: str = "train", root=None, download: bool = True, timeout: float = 20.0):
-    """CIFAR-10 (Krizhevsky, 2009) as ``(images, labels)``: uint8 N x 3 x 32 x 32 and long N.
-
-    Classes in the standard order, :data:`CIFAR10_CLASSES`. The data comes from,
-    in order:
-
-    1. an image-folder tree ``<root>/<split>/<class>/*`` (or ``<root>/cifar10/<split>/...``)
-       at ``root`` or at the path in ``$SSLBOOK_CIFAR10``; either may also name a
-       ``.tar.gz`` of such a tree, which is extracted (path-checked) into the cache;
-    2. torchvision's checksummed download into ``cache_dir()/torchvision`` when
-       ``download`` is true, giving up after ``timeout`` seconds without network;
-    3. otherwise a ``FileNotFoundError`` that says how to provide the data.
-
-    Decoded tensors are cached in ``cache_dir()``, so a second load takes a fraction of a second.
-    """
-    import hashlib
-    import os
-    from pathlib import Path
-
-    _validate.one_of("split", split, {"train", "test"})
-    root = root if root is not None else (os.environ.get("SSLBOOK_CIFAR10") or None)
-    cache = cache_dir()
-    if root is not None:
-        root = Path(root).expanduser()
-        if root.is_file() and root.name.endswith((".tar.gz", ".tgz", ".tar")):
-            tag = hashlib.sha1(str(root.resolve()).encode()).hexdigest()[:10]
-            extracted = cache / f"extracted-{tag}"
-            if _find_split_folder(extracted, split) is None:
-                safe_extract(root, extracted)
-            root = extracted
-        folder = _find_split_folder(root, split)
-        if folder is None:
-            raise FileNotFoundError(
-                f"root {str(root)!r} has no CIFAR-10 tree: expected {root}/{split}/<class>/ with the ten "
-                f"classes {', '.join(CIFAR10_CLASSES)}")
-        tag = hashlib.sha1(str(folder.resolve()).encode()).hexdigest()[:10]
-        cached = cache / f"cifar10-{split}-{tag}.pt"
-
-        def load():
-            return _read_image_folder(folder)
-    else:
-        cached = cache / f"cifar10-{split}-torchvision.pt"
-
-        def load():
-            return _download_cifar10(split, cache, download, timeout)
-    if cached.exists():
-        saved = torch.load(cached, weights_only=True)
-        return saved["images"], saved["labels"]
-    images, labels = load()
-    cache.mkdir(parents=True, exist_ok=True)
-    torch.save({"images": images, "labels": labels}, cached)
-    return images, labels
-
-
-@dataclass(frozen=True)
-class Splits:
-    """A train and a test split of images, with what they are.
-
-    ``x_*`` float N x C x H x W in [0, 1], ``y_*`` long N; ``stand_in`` is true when
-    the data is not what was asked for, and ``reason`` says why.
-    """
-
-    x_train: torch.Tensor
-    y_train: torch.Tensor
-    x_test: torch.Tensor
-    y_test: torch.Tensor
-    classes: tuple[str, ...]
-    name: str
-    stand_in: bool = False
-    reason: str = ""
-
-
-def coloured_digits(size: int = 32, seed: int = 0) -> Splits:
-    """A small stand-in for CIFAR-10 that needs no download: scikit-learn's digits,
-    upsampled to ``size`` x ``size``, each drawn in a random colour on a random
-    background colour (3 channels). Ten classes, 1,257 training and 540 test images.
-
-    >>> d = coloured_digits(); tuple(d.x_train.shape[1:]), len(d.x_test)
-    ((3, 32, 32), 540)
-    """
-    _validate.positive_int("size", size, minimum=8)
-    digits = load_digits(seed=seed)
-    g = torch.Generator().manual_seed(seed)
-    grey = torch.nn.functional.interpolate(digits.images, size=(size, size), mode="bilinear", align_corners=False)
-    ink, paper = torch.rand(2, len(grey), 3, 1, 1, generator=g)
-    images = (grey * ink + (1 - grey) * paper).clamp(0, 1)
-    return Splits(images[digits.train_idx], digits.y_train, images[digits.test_idx], digits.y_test,
-                  digits.classes, f"coloured digits at {size} x {size}")
-
-
-def cifar10_or_stand_in(root=None, download: bool | None = None, timeout: float = 20.0) -> Splits:
-    """CIFAR-10's train and test splits as floats in [0, 1] (see :func:`cifar10`), or,
-    when CIFAR-10 cannot be had, :func:`coloured_digits` with ``stand_in=True``
-    and the reason, so that a chapter can say so and still run.
-
-    ``download`` defaults to true unless the environment sets ``SSLBOOK_OFFLINE=1``.
-    """
-    import os
-
-    if download is None:
-        download = os.environ.get("SSLBOOK_OFFLINE", "0").strip().lower() not in ("1", "true", "yes")
-    try:
-        x_train, y_train = cifar10("train", root, download, timeout)
-        x_test, y_test = cifar10("test", root, download, timeout)
-    except FileNotFoundError as err:
-        d = coloured_digits()
-        return Splits(d.x_train, d.y_train, d.x_test, d.y_test, d.classes,
-                      f"STAND-IN, not CIFAR-10: {d.name}", stand_in=True, reason=str(err))
-    return Splits(x_train.float() / 255, y_train, x_test.float() / 255, y_test, CIFAR10_CLASSES, "CIFAR-10")

@@ -16,36 +16,27 @@ import math
 
 import numpy as np
 import torch
+from sklearn.cluster import KMeans
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import normalized_mutual_info_score
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from . import _validate
-
-
-def _as_numpy(name: str, x, ndim: int) -> np.ndarray:
-    if isinstance(x, torch.Tensor):
-        x = x.detach().cpu().numpy()
-    x = np.asarray(x)
-    if x.ndim != ndim:
-        raise ValueError(f"{name} must be {ndim}-D, got shape {x.shape}")
-    if x.shape[0] == 0:
-        raise ValueError(f"{name} must not be empty")
-    if np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
-        raise ValueError(f"{name} contains NaN or infinite values")
-    return x
+from .data import few_labels
+from .losses import positive_index
 
 
 def _features_labels(x, y, prefix: str = ""):
-    x = _np(x)
+    x = _validate.to_numpy(x)
     if x.ndim > 2:  # images: one feature per pixel
         x = x.reshape(len(x), -1)
-    x = _as_numpy(f"{prefix}x", x, 2)
-    y = _as_numpy(f"{prefix}y", y, 1)
+    x = _validate.array(f"{prefix}x", x, 2)
+    y = _validate.array(f"{prefix}y", y, 1)
     if len(x) != len(y):
         raise ValueError(f"{prefix}x and {prefix}y must have the same length, got {len(x)} and {len(y)}")
     return x, y
-
-
-def _np(x):
-    return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
 
 
 @torch.no_grad()
@@ -66,7 +57,7 @@ def embed(encoder: torch.nn.Module, x: torch.Tensor, batch_size: int = 1024) -> 
 
 def flatten(x) -> np.ndarray:
     """Raw pixels as features: N x C x H x W -> N x (C*H*W)."""
-    x = _np(x)
+    x = _validate.to_numpy(x)
     return x.reshape(len(x), -1)
 
 
@@ -94,10 +85,6 @@ def linear_probe(train_x, train_y, test_x, test_y, *, max_iter: int = 2000, C: f
         raise ValueError(f"test_x must have {train_x.shape[1]} features like train_x, got {test_x.shape[1]}")
     if solver == "torch":
         return _torch_probe(train_x, train_y, test_x, test_y, max_iter, C)
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
     clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=max_iter, C=C))
     clf.fit(train_x, train_y)
     return float(clf.score(test_x, test_y))
@@ -133,8 +120,6 @@ def _torch_probe(train_x, train_y, test_x, test_y, max_iter: int, C: float) -> f
 
 def knn_accuracy(train_x, train_y, test_x, test_y, *, k: int = 5, metric: str = "cosine") -> float:
     """Accuracy of a k-nearest-neighbour vote over frozen training features."""
-    from sklearn.neighbors import KNeighborsClassifier
-
     train_x, train_y = _features_labels(train_x, train_y, "train_")
     test_x, test_y = _features_labels(test_x, test_y, "test_")
     _validate.positive_int("k", k)
@@ -155,18 +140,29 @@ def cluster_nmi(x, y, n_clusters: int | None = None, *, seed: int = 0, n_init: i
     pixels and learned features are clustered the same way. 1.0 means the
     clusters are exactly the classes; 0.0 means they share no information.
     """
-    from sklearn.cluster import KMeans
-    from sklearn.metrics import normalized_mutual_info_score
-
     x, y = _features_labels(x, y)
     k = len(np.unique(y)) if n_clusters is None else n_clusters
     _validate.positive_int("n_clusters", k, minimum=2)
     if k > len(x):
         raise ValueError(f"n_clusters must be at most the number of samples ({len(x)}), got {k}")
+    return float(normalized_mutual_info_score(y, kmeans(x, k, seed=seed, n_init=n_init, normalize=normalize)))
+
+
+def kmeans(x, k: int, *, seed: int = 0, n_init: int = 10, normalize: bool = True) -> np.ndarray:
+    """k-means cluster labels (scikit-learn) of the rows of ``x`` (N x D, or images,
+    flattened), L2-normalised first when ``normalize`` is true.
+
+    >>> kmeans(np.array([[1.0, 0], [0.9, 0.1], [0, 1.0], [0.1, 0.9]]), 2).tolist() in ([0, 0, 1, 1], [1, 1, 0, 0])
+    True
+    """
+    x = flatten(x)
+    x = _validate.array("x", x, 2)
+    _validate.positive_int("k", k, minimum=2)
+    if k > len(x):
+        raise ValueError(f"k must be at most the number of samples ({len(x)}), got {k}")
     if normalize:
         x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-    labels = KMeans(n_clusters=k, n_init=n_init, random_state=seed).fit_predict(x)
-    return float(normalized_mutual_info_score(y, labels))
+    return KMeans(n_clusters=k, n_init=n_init, random_state=seed).fit_predict(x)
 
 
 def few_label_probe(train_x, train_y, test_x, test_y, per_class: int = 5, *, repeats: int = 10,
@@ -176,8 +172,6 @@ def few_label_probe(train_x, train_y, test_x, test_y, per_class: int = 5, *, rep
     Averaged over ``repeats`` random draws of the labelled set, since one draw
     of 5 images per class is noisy. Returns ``(mean, standard deviation)``.
     """
-    from .data import few_labels
-
     train_x, train_y = _features_labels(train_x, train_y, "train_")
     _validate.positive_int("repeats", repeats)
     accs = []
@@ -244,10 +238,16 @@ def positive_ranks(z1, z2) -> tuple[float, float]:
     n = len(z1)
     z = torch.nn.functional.normalize(torch.cat([z1, z2]), dim=1)
     sim = (z @ z.T).fill_diagonal_(float("-inf"))
-    positive = torch.cat([torch.arange(n, 2 * n), torch.arange(n)])
-    pos_sim = sim[torch.arange(2 * n), positive]
+    pos_sim = sim[torch.arange(2 * n), positive_index(n)]
     rank = 1 + (sim > pos_sim.unsqueeze(1)).sum(dim=1).float()
     return float((rank == 1).float().mean()), float(rank.mean())
+
+
+def rank_signals(z1, z2) -> dict[str, float]:
+    """:func:`positive_ranks` as ``{"top1": ..., "mean_rank": ...}``: a ``monitor`` for
+    the step functions of :mod:`sslbook.train`."""
+    top1, mean_rank = positive_ranks(z1, z2)
+    return {"top1": top1, "mean_rank": mean_rank}
 
 
 def embedding_std(z) -> float:

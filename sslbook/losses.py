@@ -1,7 +1,9 @@
-"""Self-supervised losses.
+"""Self-supervised losses and their default temperatures.
 
-Each loss is one short function over embeddings, validated on entry, with its
-paper and formula in the docstring.
+Each loss is one short function over embeddings (or logits), validated on
+entry, with its paper and formula in the docstring. The default temperature of
+every method lives in :data:`TEMPERATURES` and nowhere else: a loss called
+without a temperature, a training step and a recipe all read it from there.
 """
 
 from __future__ import annotations
@@ -10,6 +12,35 @@ import torch
 import torch.nn.functional as F
 
 from . import _validate
+from .masking import IGNORE_INDEX
+
+#: The default temperature of each contrastive method: SimCLR's NT-Xent (0.5,
+#: what chapter 2 measured best on digits; SimCLR's CIFAR-10 runs used 0.5) and
+#: MoCo's InfoNCE against a queue (0.2, as in MoCo v2).
+TEMPERATURES = {"simclr": 0.5, "moco": 0.2}
+
+
+def temperature_of(method: str, temperature: float | None = None) -> float:
+    """``temperature`` if given, else the default of ``method`` in :data:`TEMPERATURES`; validated.
+
+    >>> temperature_of("simclr"), temperature_of("moco", 0.1)
+    (0.5, 0.1)
+    """
+    _validate.one_of("method", method, set(TEMPERATURES))
+    t = TEMPERATURES[method] if temperature is None else temperature
+    _validate.positive("temperature", t)
+    return float(t)
+
+
+def positive_index(n: int, device=None) -> torch.Tensor:
+    """For 2N views stacked as ``cat([view1, view2])``, the row of each view's positive:
+    ``[n, ..., 2n-1, 0, ..., n-1]``.
+
+    >>> positive_index(3).tolist()
+    [3, 4, 5, 0, 1, 2]
+    """
+    _validate.positive_int("n", n)
+    return torch.cat([torch.arange(n, 2 * n, device=device), torch.arange(n, device=device)])
 
 
 def _check_pair(z1, z2) -> None:
@@ -23,7 +54,7 @@ def _check_pair(z1, z2) -> None:
         raise ValueError("z1 and z2 must have at least one feature dimension")
 
 
-def info_nce(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.5) -> torch.Tensor:
+def info_nce(z1: torch.Tensor, z2: torch.Tensor, temperature: float | None = None) -> torch.Tensor:
     """NT-Xent, the InfoNCE loss of SimCLR (Chen et al., 2020, Algorithm 1).
 
     ``z1[i]`` and ``z2[i]`` are embeddings of two views of sample ``i``; both
@@ -35,6 +66,7 @@ def info_nce(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.5) -> to
         L = 1 / (2N) * sum over the 2N anchors of l(i, j)
 
     When all embeddings are equal every similarity is 1 and ``L = log(2N - 1)``.
+    ``temperature`` defaults to ``TEMPERATURES["simclr"]``.
 
     Raises ``ValueError`` when z1 and z2 are not 2-D floating tensors of the
     same shape with N >= 2, or when ``temperature`` is not > 0.
@@ -44,14 +76,13 @@ def info_nce(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.5) -> to
     True
     """
     _check_pair(z1, z2)
-    _validate.positive("temperature", temperature)
+    temperature = temperature_of("simclr", temperature)
     n = z1.shape[0]
     z = F.normalize(torch.cat([z1, z2], dim=0), dim=1)
     logits = z @ z.T / temperature
     self_mask = torch.eye(2 * n, dtype=torch.bool, device=z.device)
     logits = logits.masked_fill(self_mask, float("-inf"))
-    positives = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)]).to(z.device)
-    return F.cross_entropy(logits, positives)
+    return F.cross_entropy(logits, positive_index(n, z.device))
 
 
 DISTANCES = ("euclidean", "cosine")
@@ -120,13 +151,14 @@ def triplet(anchor: torch.Tensor, positive: torch.Tensor, negative: torch.Tensor
     return torch.clamp(d_pos - d_neg + margin, min=0).mean()
 
 
-def moco_loss(q: torch.Tensor, k: torch.Tensor, queue: torch.Tensor, temperature: float = 0.2) -> torch.Tensor:
+def moco_loss(q: torch.Tensor, k: torch.Tensor, queue: torch.Tensor, temperature: float | None = None) -> torch.Tensor:
     """MoCo's InfoNCE (He et al., 2020): each query against its key and a queue of negatives.
 
     ``q`` (N x D) come from the online encoder, ``k`` (N x D) from the momentum
     encoder (no gradient flows into them), ``queue`` (K x D) holds keys of
     earlier batches. All are L2-normalised here. For query i the logits are
     ``[q_i . k_i, q_i . queue_1, ..., q_i . queue_K] / t`` and the target is 0.
+    ``temperature`` defaults to ``TEMPERATURES["moco"]``.
     """
     _validate.tensor("q", q, ndim=2, floating=True)
     _validate.tensor("k", k, ndim=2, floating=True)
@@ -135,7 +167,7 @@ def moco_loss(q: torch.Tensor, k: torch.Tensor, queue: torch.Tensor, temperature
         raise ValueError(f"q and k must have the same shape, got {tuple(q.shape)} and {tuple(k.shape)}")
     if queue.shape[1] != q.shape[1] or queue.shape[0] == 0:
         raise ValueError(f"queue must be K x {q.shape[1]} with K >= 1, got {tuple(queue.shape)}")
-    _validate.positive("temperature", temperature)
+    temperature = temperature_of("moco", temperature)
     q, k, queue = F.normalize(q, dim=1), F.normalize(k.detach(), dim=1), F.normalize(queue.detach(), dim=1)
     logits = torch.cat([(q * k).sum(dim=1, keepdim=True), q @ queue.T], dim=1) / temperature
     return F.cross_entropy(logits, torch.zeros(len(q), dtype=torch.long, device=q.device))
@@ -154,3 +186,23 @@ def negative_cosine(p: torch.Tensor, z: torch.Tensor, stop_gradient: bool = True
     if stop_gradient:
         z = z.detach()
     return -F.cosine_similarity(p, z, dim=1).mean()
+
+
+def masked_token_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Masked language modelling's loss (Devlin et al., 2019): cross-entropy over the
+    positions whose label is not :data:`~sslbook.masking.IGNORE_INDEX`, averaged over them.
+
+    ``logits`` N x L x V, ``labels`` N x L (the second output of
+    :func:`~sslbook.masking.mask_tokens`).
+
+    >>> labels = torch.full((1, 3), IGNORE_INDEX); labels[0, 1] = 2
+    >>> round(masked_token_loss(torch.zeros(1, 3, 4), labels).item(), 4)  # log 4
+    1.3863
+    """
+    _validate.tensor("logits", logits, ndim=3, floating=True)
+    _validate.tensor("labels", labels, ndim=2, integer=True)
+    if labels.shape != logits.shape[:2]:
+        raise ValueError(f"labels must be N x L = {tuple(logits.shape[:2])} like logits, got {tuple(labels.shape)}")
+    if not (labels != IGNORE_INDEX).any():
+        raise ValueError(f"labels has no position to predict (every label is {IGNORE_INDEX})")
+    return F.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=IGNORE_INDEX)

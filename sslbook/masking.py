@@ -9,7 +9,8 @@ from . import _validate
 IGNORE_INDEX = -100  # the label that torch's cross_entropy skips
 
 
-def _check_ratio(mask_ratio) -> None:
+def check_ratio(mask_ratio) -> None:
+    """Raise ``ValueError`` unless 0 < ``mask_ratio`` <= 1."""
     _validate.in_range("mask_ratio", mask_ratio, 0, 1, low_open=True)
 
 
@@ -34,7 +35,7 @@ def mask_tokens(ids: torch.Tensor, mask_ratio: float, mask_id: int, vocab_size: 
     10
     """
     _validate.tensor("ids", ids, integer=True)
-    _check_ratio(mask_ratio)
+    check_ratio(mask_ratio)
     _validate.positive_int("vocab_size", vocab_size)
     if not isinstance(mask_id, int) or isinstance(mask_id, bool) or 0 <= mask_id < vocab_size or mask_id < 0:
         raise ValueError(f"mask_id must be an integer outside the vocabulary [0, {vocab_size}), "
@@ -103,7 +104,7 @@ def random_patch_mask(n: int, num_patches: int, mask_ratio: float,
     """
     _validate.positive_int("n", n)
     _validate.positive_int("num_patches", num_patches)
-    _check_ratio(mask_ratio)
+    check_ratio(mask_ratio)
     k = max(1, round(mask_ratio * num_patches))
     order = torch.rand(n, num_patches, generator=generator).argsort(dim=1)
     mask = torch.zeros(n, num_patches, dtype=torch.bool)

@@ -1,4 +1,5 @@
-"""Encoders and heads.
+"""Every network of the book: encoders, heads, queues, the article's CNN and
+the encoder/classifier factories of each architecture.
 
 SimCLR's recipe: an encoder ``f`` gives the representation ``h = f(x)`` that
 later tasks use, and a small projection head ``g`` maps it to ``z = g(h)``
@@ -9,8 +10,14 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torchvision.models import resnet18
 
 from . import _validate
+from .masking import patchify
+
+#: Encoder architectures by name: 8 x 8 grey digits, a small CNN for 32 x 32
+#: colour images (chapter 5's quick budget) and SimCLR's CIFAR ResNet-18.
+ARCHS = ("digits", "small", "resnet18")
 
 
 class SmallCNN(nn.Module):
@@ -132,6 +139,16 @@ class FeatureQueue:
         return self._count
 
     @property
+    def pointer(self) -> int:
+        """The row the next key is written to."""
+        return self._ptr
+
+    @property
+    def buffer(self) -> torch.Tensor:
+        """All ``size`` rows of the ring buffer, empty rows included (a copy)."""
+        return self._data.clone()
+
+    @property
     def features(self) -> torch.Tensor:
         """The stored keys (at most ``size`` x ``dim``)."""
         return self._data[: self._count] if self._count < self.size else self._data
@@ -218,23 +235,17 @@ class PatchMaskedAutoencoder(nn.Module):
 
     def forward(self, images: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Predicted patches, N x P x (C * patch * patch), for images with ``mask`` (N x P) hidden."""
-        from .masking import patchify
-
         tokens = self.embed(patchify(images, self.patch))
         tokens = torch.where(mask.unsqueeze(-1), self.mask_token.expand_as(tokens), tokens)
         return self.head(self.norm(self.encoder(tokens + self.positions)))
 
     def features(self, images: torch.Tensor) -> torch.Tensor:
         """Mean-pooled encoder tokens of unmasked images: N x dim."""
-        from .masking import patchify
-
         tokens = self.embed(patchify(images, self.patch)) + self.positions
         return self.norm(self.encoder(tokens)).mean(dim=1)
 
     def loss(self, images: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Mean squared error over the pixels of the masked patches only."""
-        from .masking import patchify
-
         target = patchify(images, self.patch)
         pred = self(images, mask)
         return ((pred - target) ** 2)[mask].mean()
@@ -251,8 +262,6 @@ def cifar_resnet18(feature_dim: int | None = None) -> nn.Module:
     >>> cifar_resnet18()(torch.rand(2, 3, 32, 32)).shape
     torch.Size([2, 512])
     """
-    from torchvision.models import resnet18
-
     net = resnet18(weights=None)
     net.conv1 = nn.Conv2d(3, 64, kernel_size=3, stride=1, padding=1, bias=False)
     net.maxpool = nn.Identity()
@@ -263,3 +272,59 @@ def cifar_resnet18(feature_dim: int | None = None) -> nn.Module:
         net.fc = nn.Linear(512, feature_dim)
     net.feature_dim = feature_dim or 512
     return net
+
+
+def encoder(arch: str = "small") -> nn.Module:
+    """A fresh encoder of architecture ``arch`` (see :data:`ARCHS`):
+
+    - ``"digits"``: a 3-block :class:`SmallCNN` for 1 x 8 x 8 digits, 128 features;
+    - ``"small"``: a 4-block :class:`SmallCNN` for 3 x 32 x 32 images, 256 features,
+      about 0.45 M parameters;
+    - ``"resnet18"``: :func:`cifar_resnet18`, 512 features, about 11 M parameters.
+
+    >>> encoder("small")(torch.rand(2, 3, 32, 32)).shape
+    torch.Size([2, 256])
+    """
+    _validate.one_of("arch", arch, set(ARCHS))
+    if arch == "digits":
+        return SmallCNN(1, feature_dim=128)
+    if arch == "small":
+        return SmallCNN(3, widths=(32, 64, 128, 256), feature_dim=256)
+    return cifar_resnet18()
+
+
+def classifier(arch: str = "small", num_classes: int = 10) -> nn.Sequential:
+    """The encoder of ``arch`` with a linear classifier on top, for supervised
+    training from scratch: ``classifier(arch)[0]`` is the encoder.
+
+    >>> classifier("small")(torch.rand(2, 3, 32, 32)).shape
+    torch.Size([2, 10])
+    """
+    _validate.positive_int("num_classes", num_classes, minimum=2)
+    enc = encoder(arch)
+    return nn.Sequential(enc, nn.Linear(enc.feature_dim, num_classes))
+
+
+class ArticleCNN(nn.Module):
+    """The article's ``SimpleCNN`` (one 3 x 3 convolution to 16 channels, a 2 x 2
+    max-pool, a hidden layer of 128 and 10 outputs), for an input of ``size`` x
+    ``size`` pixels. Its first linear layer has 16 (size/2)^2 x 128 weights, so
+    the input size decides most of its parameters.
+
+    >>> ArticleCNN(32)(torch.rand(2, 3, 32, 32)).shape
+    torch.Size([2, 10])
+    """
+
+    def __init__(self, size: int = 32):
+        super().__init__()
+        _validate.positive_int("size", size, minimum=2)
+        if size % 2:
+            raise ValueError(f"size must be even (the max-pool halves it), got {size}")
+        self.size = size
+        self.features = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten())
+        self.head = nn.Sequential(nn.Linear(16 * (size // 2) ** 2, 128), nn.ReLU(), nn.Linear(128, 10))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim != 4 or tuple(x.shape[1:]) != (3, self.size, self.size):
+            raise ValueError(f"x must be N x 3 x {self.size} x {self.size}, got shape {tuple(x.shape)}")
+        return self.head(self.features(x))

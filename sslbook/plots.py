@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import io
+
+import matplotlib.pyplot as plt
 import numpy as np
-import torch
+from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+from sklearn.decomposition import PCA
+from sklearn.manifold import TSNE
 
 from . import _validate
+from ._validate import to_numpy as _np
 
 PROJECTIONS = ("pca", "tsne")
-
-
-def _np(x) -> np.ndarray:
-    return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
 
 
 def project_2d(x, method: str = "pca", seed: int = 0) -> np.ndarray:
@@ -25,11 +27,7 @@ def project_2d(x, method: str = "pca", seed: int = 0) -> np.ndarray:
     if len(x) < 3:
         raise ValueError(f"x must hold at least 3 samples to project, got {len(x)}")
     if method == "pca":
-        from sklearn.decomposition import PCA
-
         return PCA(n_components=2, random_state=seed).fit_transform(x)
-    from sklearn.manifold import TSNE
-
     perplexity = min(30.0, (len(x) - 1) / 3)
     return TSNE(n_components=2, init="pca", perplexity=perplexity, random_state=seed).fit_transform(x)
 
@@ -41,8 +39,6 @@ def embedding_scatter(x, labels, method: str = "pca", ax=None, title: str | None
     ``points`` (N x 2) skips the projection when it is already computed.
     Returns the matplotlib axes.
     """
-    import matplotlib.pyplot as plt
-
     labels = _np(labels)
     pts = project_2d(x, method, seed) if points is None else _np(points)
     if ax is None:
@@ -62,8 +58,6 @@ def embedding_scatter(x, labels, method: str = "pca", ax=None, title: str | None
 
 def compare_embeddings(named: dict, labels, method: str = "pca", class_names=None, seed: int = 0):
     """Side-by-side :func:`embedding_scatter` for ``{title: features}``; returns the figure."""
-    import matplotlib.pyplot as plt
-
     if not named:
         raise ValueError("named must map at least one title to features")
     fig, axes = plt.subplots(1, len(named), figsize=(3.6 * len(named), 3.6))
@@ -77,8 +71,6 @@ def compare_embeddings(named: dict, labels, method: str = "pca", class_names=Non
 
 def image_grid(rows: dict, ncols: int | None = None, cmap: str = "gray_r"):
     """Show rows of images: ``{row title: N x C x H x W tensor}``; returns the figure."""
-    import matplotlib.pyplot as plt
-
     if not rows:
         raise ValueError("rows must map at least one title to images")
     ncols = ncols or max(len(v) for v in rows.values())
@@ -104,8 +96,6 @@ def image_grid(rows: dict, ncols: int | None = None, cmap: str = "gray_r"):
 
 def loss_curve(history, key: str = "loss", window: int = 20, ax=None, label: str | None = None):
     """The smoothed training curve of a :class:`~sslbook.train.History`."""
-    import matplotlib.pyplot as plt
-
     if ax is None:
         _, ax = plt.subplots(figsize=(5, 3))
     ax.plot(history.step, history.values[key], alpha=0.25, color="C0")
@@ -121,9 +111,6 @@ def pipeline_diagram(steps, ax=None, title: str | None = None):
     ``steps`` is a sequence of ``(box text, arrow text)`` pairs; the last
     arrow text is ignored. Returns the figure.
     """
-    import matplotlib.pyplot as plt
-    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
-
     steps = list(steps)
     if len(steps) < 2:
         raise ValueError(f"steps must hold at least two boxes, got {len(steps)}")
@@ -150,3 +137,11 @@ def pipeline_diagram(steps, ax=None, title: str | None = None):
     if title:
         ax.set_title(title)
     return fig
+
+
+def to_png(fig, dpi: int = 90) -> bytes:
+    """The figure as PNG bytes (for an Image widget); the figure is closed."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    plt.close(fig)
+    return buffer.getvalue()

@@ -1,8 +1,12 @@
-"""One training loop for every chapter.
+"""One training loop, one step function per method, and checkpoints.
 
 :func:`fit` runs a step function on batches until a budget of steps or seconds
 is spent, shows a tqdm progress bar, and returns the history of the loss (and
-of any other number the step reports).
+of any other number the step reports). A step function turns a batch of
+indices into a loss: :func:`simclr_step` (and :func:`pair_step` for any loss
+of two views), :func:`moco_step`, :func:`simsiam_step`, :func:`mlm_step`,
+:func:`masked_image_step` and :func:`supervised_step`. Checkpoints are in
+:mod:`sslbook.checkpoints`.
 """
 
 from __future__ import annotations
@@ -12,10 +16,12 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
 
 import torch
+import torch.nn.functional as F
 import tqdm as _tqdm
+from torch import nn
 from tqdm.auto import tqdm
 
-from . import _validate
+from . import _validate, config, losses, masking, models
 
 
 @dataclass
@@ -104,9 +110,7 @@ def fit(step_fn: Callable[[object], torch.Tensor | dict], batches: Iterable,
     # second thread; keep all drawing on the training thread.
     _tqdm.tqdm.monitor_interval = 0
     history = History()
-    from . import show_progress
-
-    bar = tqdm(total=steps, desc=desc, disable=not (progress and show_progress()), leave=False)
+    bar = tqdm(total=steps, desc=desc, disable=not (progress and config.show_progress()), leave=False)
     start = time.perf_counter()
     try:
         for i, batch in enumerate(batches):
@@ -139,62 +143,46 @@ def fit(step_fn: Callable[[object], torch.Tensor | dict], batches: Iterable,
     return history
 
 
-def simclr_step(model: torch.nn.Module, images: torch.Tensor, views, temperature: float = 0.5,
-                generator: torch.Generator | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
-    """A step function for :func:`fit` that trains ``model`` with SimCLR.
+def _pair_record(loss: torch.Tensor, z1: torch.Tensor, z2: torch.Tensor, monitor) -> torch.Tensor | dict:
+    if monitor is None:
+        return loss
+    return {"loss": loss, **monitor(z1.detach(), z2.detach())}
 
-    For a batch of indices into ``images`` it draws two random views of each
-    image with ``views`` (a :class:`~sslbook.augment.RandomViews`), embeds both
-    and returns :func:`~sslbook.losses.info_nce` of the pair.
+
+def pair_step(model: nn.Module, images: torch.Tensor, views, loss_fn: Callable,
+              generator: torch.Generator | None = None, monitor: Callable | None = None) -> Callable:
+    """A step function for :func:`fit` for any loss of two views, ``loss_fn(z1, z2)``.
+
+    For a batch of indices into ``images`` it draws two random views of each image
+    with ``views`` (a :class:`~sslbook.augment.RandomViews`), embeds both in one
+    forward pass (N x C x H x W -> 2N x D) and returns the loss. ``monitor(z1, z2)``,
+    if given, returns more numbers to record (e.g.
+    :func:`~sslbook.evaluate.rank_signals`), from detached embeddings.
     """
-    from .losses import info_nce
+    if not callable(loss_fn):
+        raise ValueError(f"loss_fn must be a function of (z1, z2), got {type(loss_fn).__name__}")
 
-    _validate.positive("temperature", temperature)
-
-    def step(idx: torch.Tensor) -> torch.Tensor:
-        x = images[idx]
-        v1, v2 = views.pair(x, generator)
-        z = model(torch.cat([v1, v2]))
-        z1, z2 = z.chunk(2)
-        return info_nce(z1, z2, temperature)
+    def step(idx: torch.Tensor):
+        v1, v2 = views.pair(images[idx], generator)
+        z1, z2 = model(torch.cat([v1, v2])).chunk(2)
+        return _pair_record(loss_fn(z1, z2), z1, z2, monitor)
 
     return step
 
 
-def pretrain_simclr(images: torch.Tensor, views, *, steps: int | None = None,
-                    seconds: float | None = None, batch_size: int = 256, lr: float = 3e-3,
-                    temperature: float = 0.5, feature_dim: int = 128, out_dim: int = 64,
-                    seed: int = 0, progress: bool = True):
-    """Chapter 2's SimCLR recipe in one call: returns ``(model, history)``.
-
-    A :class:`~sslbook.models.SmallCNN` encoder and a projection head trained with
-    :func:`simclr_step` by AdamW under a one-cycle learning rate (when ``steps``
-    is given), on batches of ``batch_size`` images. ``model.encoder`` is the
-    representation to evaluate.
+def simclr_step(model: nn.Module, images: torch.Tensor, views, temperature: float | None = None,
+                generator: torch.Generator | None = None, monitor: Callable | None = None) -> Callable:
+    """A step function for :func:`fit` that trains ``model`` with SimCLR: :func:`pair_step`
+    with :func:`~sslbook.losses.info_nce` (temperature by default ``TEMPERATURES["simclr"]``).
     """
-    from .models import ProjectionHead, SimCLRModel, SmallCNN
-
-    _validate.tensor("images", images, ndim=4, floating=True)
-    _validate.positive_int("batch_size", batch_size)
-    _validate.positive("lr", lr)
-    torch.manual_seed(seed)
-    model = SimCLRModel(SmallCNN(images.shape[1], feature_dim=feature_dim),
-                        ProjectionHead(feature_dim, out_dim=out_dim))
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
-    scheduler = None
-    if steps is not None:
-        scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps)
-    g = torch.Generator().manual_seed(seed)
-    history = fit(simclr_step(model, images, views, temperature, g),
-                  shuffled_batches(len(images), batch_size, g), optimizer,
-                  steps=steps, seconds=seconds, scheduler=scheduler, model=model,
-                  progress=progress, desc="SimCLR")
-    return model, history
+    temperature = losses.temperature_of("simclr", temperature)
+    return pair_step(model, images, views, lambda z1, z2: losses.info_nce(z1, z2, temperature),
+                     generator, monitor)
 
 
-def moco_step(model: torch.nn.Module, key_model: torch.nn.Module, queue, images: torch.Tensor, views,
-              temperature: float = 0.2, momentum: float = 0.99,
-              generator: torch.Generator | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
+def moco_step(model: nn.Module, key_model: nn.Module, queue: models.FeatureQueue, images: torch.Tensor,
+              views, temperature: float | None = None, momentum: float = 0.99,
+              generator: torch.Generator | None = None, monitor: Callable | None = None) -> Callable:
     """A step function for :func:`fit` that trains ``model`` with MoCo (He et al., 2020).
 
     For a batch of indices it draws two views of each image; the queries come
@@ -203,29 +191,81 @@ def moco_step(model: torch.nn.Module, key_model: torch.nn.Module, queue, images:
     (:func:`~sslbook.models.momentum_update`). The loss is
     :func:`~sslbook.losses.moco_loss` against the keys in ``queue`` (a
     :class:`~sslbook.models.FeatureQueue`), which then receives this batch's keys.
+    The very first batch has no earlier keys: its own keys fill the queue first.
+    ``monitor(q, k)`` records more numbers, as in :func:`pair_step`.
     """
-    from .losses import moco_loss
-    from .models import momentum_update
-
-    _validate.positive("temperature", temperature)
+    temperature = losses.temperature_of("moco", temperature)
     _validate.in_range("momentum", momentum, 0, 1)
 
-    def step(idx: torch.Tensor) -> torch.Tensor:
+    def step(idx: torch.Tensor):
         v1, v2 = views.pair(images[idx], generator)
         q = model(v1)
         with torch.no_grad():
-            momentum_update(model, key_model, momentum)
+            models.momentum_update(model, key_model, momentum)
             k = key_model(v2)
-        if len(queue) == 0:  # the very first batch has no earlier keys: use its own as negatives
+        if len(queue) == 0:
             queue.enqueue(k)
-        loss = moco_loss(q, k, queue.features, temperature)
+        loss = losses.moco_loss(q, k, queue.features, temperature)
         queue.enqueue(k)
-        return loss
+        return _pair_record(loss, q, k, monitor)
 
     return step
 
 
-def supervised_step(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, views=None,
+def simsiam_step(model: nn.Module, predictor: nn.Module, images: torch.Tensor, views,
+                 stop_gradient: bool = True, generator: torch.Generator | None = None,
+                 monitor: Callable | None = None) -> Callable:
+    """A step function for :func:`fit` that trains ``model`` (encoder and projector) with
+    SimSiam (Chen and He, 2021): each view's prediction ``predictor(z)`` is pulled towards
+    the other view's ``z``, symmetrised, with :func:`~sslbook.losses.negative_cosine`
+    (and its stop-gradient unless ``stop_gradient`` is false). No negatives.
+    """
+
+    def step(idx: torch.Tensor):
+        v1, v2 = views.pair(images[idx], generator)
+        z1, z2 = model(torch.cat([v1, v2])).chunk(2)
+        loss = 0.5 * (losses.negative_cosine(predictor(z1), z2, stop_gradient)
+                      + losses.negative_cosine(predictor(z2), z1, stop_gradient))
+        return _pair_record(loss, z1, z2, monitor)
+
+    return step
+
+
+def mlm_step(model: nn.Module, ids: torch.Tensor, mask_id: int, vocab_size: int, mask_ratio: float = 0.15,
+             special_ids=(), generator: torch.Generator | None = None) -> Callable:
+    """A step function for :func:`fit` that trains a token model (N x L ids -> N x L x V
+    logits) by masked language modelling: :func:`~sslbook.masking.mask_tokens` hides
+    ``mask_ratio`` of the tokens the BERT way, and
+    :func:`~sslbook.losses.masked_token_loss` scores the hidden positions only.
+    """
+    masking.check_ratio(mask_ratio)
+
+    def step(idx: torch.Tensor) -> torch.Tensor:
+        inputs, labels = masking.mask_tokens(ids[idx], mask_ratio, mask_id, vocab_size,
+                                             special_ids=special_ids, generator=generator)
+        return losses.masked_token_loss(model(inputs), labels)
+
+    return step
+
+
+def masked_image_step(model: nn.Module, images: torch.Tensor, mask_ratio: float = 0.5,
+                      generator: torch.Generator | None = None) -> Callable:
+    """A step function for :func:`fit` for masked image modelling: every image of the
+    batch gets its own random patch mask (:func:`~sslbook.masking.random_patch_mask`)
+    and ``model.loss(images, mask)`` (e.g. :class:`~sslbook.models.PatchMaskedAutoencoder`)
+    scores the reconstruction of the hidden patches.
+    """
+    masking.check_ratio(mask_ratio)
+
+    def step(idx: torch.Tensor) -> torch.Tensor:
+        x = images[idx]
+        mask = masking.random_patch_mask(len(x), model.num_patches, mask_ratio, generator=generator)
+        return model.loss(x, mask)
+
+    return step
+
+
+def supervised_step(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, views=None,
                     generator: torch.Generator | None = None) -> Callable[[torch.Tensor], dict]:
     """A step function for :func:`fit` that trains a classifier with cross-entropy.
 
@@ -239,79 +279,28 @@ def supervised_step(model: torch.nn.Module, images: torch.Tensor, labels: torch.
         x = images[idx] if views is None else views(images[idx], generator)
         logits = model(x)
         y = labels[idx].to(logits.device)
-        loss = torch.nn.functional.cross_entropy(logits, y)
+        loss = F.cross_entropy(logits, y)
         return {"loss": loss, "accuracy": (logits.argmax(1) == y).float().mean()}
 
     return step
 
 
-def save_checkpoint(path, model: torch.nn.Module, **meta) -> None:
-    """Save ``model``'s weights with ``meta`` (numbers, strings, lists: what
-    ``torch.load(weights_only=True)`` accepts) to ``path``, creating its folder.
+def margin_toy(margin: float, steps: int = 60, n_per_class: int = 8, classes: int = 3, lr: float = 3.0,
+               seed: int = 0):
+    """Train free 2-D points of ``classes`` groups with the margin contrastive loss.
 
-    A meta value of another type raises ``ValueError`` here, rather than making a
-    file that :func:`load_checkpoint` would later refuse.
+    Every pair of points is used: same group = similar, different group =
+    dissimilar. Returns ``(start, end, labels, losses)``; the points are the
+    parameters, so the result shows what the loss alone does to an embedding.
     """
-    from pathlib import Path
-
-    def plain(value) -> bool:
-        if isinstance(value, (list, tuple)):
-            return all(plain(v) for v in value)
-        if isinstance(value, dict):
-            return all(isinstance(k, str) and plain(v) for k, v in value.items())
-        return value is None or type(value) in (bool, int, float, str)
-
-    for key, value in meta.items():
-        if not plain(value):
-            raise ValueError(f"meta[{key!r}] must be built of numbers, strings, lists and dicts "
-                             f"(what weights_only loading accepts), got {type(value).__name__}")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    torch.save({"state_dict": state, "meta": meta}, path)
-
-
-def load_checkpoint(path, model: torch.nn.Module) -> dict:
-    """Load weights saved by :func:`save_checkpoint` into ``model``; return the meta.
-
-    Uses ``torch.load(..., weights_only=True)``, which refuses to run code from the
-    file. Raises ``FileNotFoundError`` when there is no file and ``ValueError`` when
-    the file is not a checkpoint of this architecture.
-    """
-    from pathlib import Path
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}")
-    blob = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(blob, dict) or "state_dict" not in blob:
-        raise ValueError(f"{path} is not an sslbook checkpoint (no 'state_dict' entry)")
-    try:
-        model.load_state_dict(blob["state_dict"])
-    except RuntimeError as err:
-        raise ValueError(f"the checkpoint {path} does not fit this model: {err}") from None
-    model.eval()
-    return dict(blob.get("meta", {}))
-
-
-def train_or_load(path, model: torch.nn.Module, train_fn: Callable[[torch.nn.Module], dict],
-                  save: bool = True) -> dict:
-    """Load ``model``'s weights from ``path`` if the file exists, else train it.
-
-    ``train_fn(model)`` trains ``model`` in place and returns its meta (a dict
-    such as ``{"steps": ..., "seconds": ...}``); the result is saved to ``path``
-    when ``save`` is true. Returns the meta, with ``"source"`` set to
-    ``"loaded"`` or ``"trained"``.
-    """
-    from pathlib import Path
-
-    if path is not None and Path(path).is_file():
-        meta = load_checkpoint(path, model)
-        meta["source"] = "loaded"
-        return meta
-    meta = dict(train_fn(model))
-    model.eval()
-    if save and path is not None:
-        save_checkpoint(path, model, **meta)
-    meta["source"] = "trained"
-    return meta
+    _validate.positive("margin", margin, allow_zero=True)
+    _validate.positive_int("steps", steps)
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.arange(classes).repeat_interleave(n_per_class)
+    start = 0.3 * torch.randn(len(labels), 2, generator=g)
+    points = start.clone().requires_grad_(True)
+    i, j = torch.triu_indices(len(labels), len(labels), offset=1)
+    same = (labels[i] == labels[j]).float()
+    history = fit(lambda _: losses.margin_contrastive(points[i], points[j], same, margin=margin),
+                  iter(int, 1), torch.optim.SGD([points], lr=lr), steps=steps, progress=False)
+    return start, points.detach(), labels, history.loss

@@ -6,15 +6,17 @@ state; run the chapter in Jupyter or Colab to move them.
 
 from __future__ import annotations
 
+import ipywidgets as w
+import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from sklearn.metrics import normalized_mutual_info_score
 
-from . import _validate
+from . import _validate, train
+from ._validate import to_numpy as _np
+from .evaluate import kmeans
 from .plots import PROJECTIONS, embedding_scatter, project_2d
-
-
-def _np(x) -> np.ndarray:
-    return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+from .plots import to_png as _png
 
 
 class _Panel:
@@ -26,8 +28,6 @@ class _Panel:
     """
 
     def _build(self, observed, layout) -> None:
-        import ipywidgets as w
-
         self.summary = w.HTML()
         self.image = w.Image(format="png")
         for control in observed:
@@ -58,8 +58,6 @@ class ClusterExplorer(_Panel):
     """
 
     def __init__(self, features: dict, labels, class_names=None, max_k: int = 20, seed: int = 0):
-        import ipywidgets as w
-
         if not isinstance(features, dict) or not features:
             raise ValueError("features must be a non-empty dict mapping a name to N x D features")
         self.labels = _np(labels)
@@ -84,20 +82,13 @@ class ClusterExplorer(_Panel):
         self._build((self.which, self.projection, self.k), [w.HBox([self.which, self.k]), self.projection])
 
     def _cluster(self, name: str, k: int) -> np.ndarray:
-        from sklearn.cluster import KMeans
-
         key = (name, k)
         if key not in self._clusters:
-            x = self.features[name]
-            x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-            self._clusters[key] = KMeans(n_clusters=k, n_init=10, random_state=self.seed).fit_predict(x)
+            self._clusters[key] = kmeans(self.features[name], k, seed=self.seed)
         return self._clusters[key]
 
     def update(self) -> None:
         """Recompute for the current controls and redraw."""
-        import matplotlib.pyplot as plt
-        from sklearn.metrics import normalized_mutual_info_score
-
         name, method, k = self.which.value, self.projection.value, self.k.value
         key = (name, method)
         if key not in self._points:
@@ -122,17 +113,6 @@ def cluster_explorer(features: dict, labels, class_names=None, max_k: int = 20) 
     return ClusterExplorer(features, labels, class_names=class_names, max_k=max_k)
 
 
-def _png(fig) -> bytes:
-    import io
-
-    import matplotlib.pyplot as plt
-
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=90)
-    plt.close(fig)
-    return buffer.getvalue()
-
-
 class TemperatureExplorer(_Panel):
     """How the temperature of InfoNCE weights the candidates of one anchor.
 
@@ -149,8 +129,6 @@ class TemperatureExplorer(_Panel):
     """
 
     def __init__(self, similarities, temperatures=(0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0), value: float = 0.5):
-        import ipywidgets as w
-
         sims = _np(similarities).astype(np.float64).ravel()
         if sims.size < 2 or not np.isfinite(sims).all() or np.abs(sims).max() > 1 + 1e-6:
             raise ValueError("similarities must hold at least 2 finite cosine similarities in [-1, 1], "
@@ -171,8 +149,6 @@ class TemperatureExplorer(_Panel):
         return p / p.sum()
 
     def update(self) -> None:
-        import matplotlib.pyplot as plt
-
         t = self.temperature.value
         p = self.weights(t)
         negatives = p[1:]
@@ -201,8 +177,6 @@ class ResultBrowser(_Panel):
     """
 
     def __init__(self, results: dict, description: str = "option"):
-        import ipywidgets as w
-
         if not isinstance(results, dict) or not results:
             raise ValueError("results must be a non-empty dict mapping an option to (figure, html)")
         self._results, self._cache = results, {}
@@ -229,8 +203,6 @@ class AugmentationChooser(_Panel):
     """
 
     def __init__(self, choices: dict, run, results: dict | None = None):
-        import ipywidgets as w
-
         if not isinstance(choices, dict) or not choices:
             raise ValueError("choices must be a non-empty dict mapping an augmentation to True/False")
         if not callable(run):
@@ -247,8 +219,6 @@ class AugmentationChooser(_Panel):
         return tuple(sorted(name for name, box in self.boxes.items() if box.value))
 
     def update(self, train: bool = False) -> None:
-        import matplotlib.pyplot as plt
-
         key = self.chosen
         label = " + ".join(key) if key else "no augmentation"
         if key not in self.results and train:
@@ -268,34 +238,6 @@ class AugmentationChooser(_Panel):
         self.image.value = _png(fig)
 
 
-def margin_toy(margin: float, steps: int = 60, n_per_class: int = 8, classes: int = 3, lr: float = 3.0,
-               seed: int = 0):
-    """Train free 2-D points of ``classes`` groups with the margin contrastive loss.
-
-    Every pair of points is used: same group = similar, different group =
-    dissimilar. Returns ``(start, end, labels, losses)``; the points are the
-    parameters, so the result shows what the loss alone does to an embedding.
-    """
-    from .losses import margin_contrastive
-
-    _validate.positive("margin", margin, allow_zero=True)
-    g = torch.Generator().manual_seed(seed)
-    labels = torch.arange(classes).repeat_interleave(n_per_class)
-    start = 0.3 * torch.randn(len(labels), 2, generator=g)
-    points = start.clone().requires_grad_(True)
-    i, j = torch.triu_indices(len(labels), len(labels), offset=1)
-    same = (labels[i] == labels[j]).float()
-    opt = torch.optim.SGD([points], lr=lr)
-    history = []
-    for _ in range(steps):
-        loss = margin_contrastive(points[i], points[j], same, margin=margin)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        history.append(loss.item())
-    return start, points.detach(), labels, history
-
-
 class MarginExplorer(_Panel):
     """The margin of the contrastive loss, two ways.
 
@@ -303,31 +245,31 @@ class MarginExplorer(_Panel):
     a similar pair (``d^2``, gradient ``2d``) and a dissimilar pair
     (``max(m - d, 0)^2``, gradient ``-2 max(m - d, 0)``: nothing beyond the
     margin). Right: 2-D points of three groups trained for a few steps with that
-    margin, live.
+    margin, by ``toy(margin, steps=steps)`` (by default :func:`sslbook.train.margin_toy`),
+    which returns ``(start, end, labels, losses)``.
 
     >>> ex = MarginExplorer(); ex.margin.value = 2.0; ex.final_loss >= 0
     True
     """
 
-    def __init__(self, margins=(0.25, 0.5, 1.0, 1.5, 2.0), value: float = 1.0, steps: int = 60):
-        import ipywidgets as w
-
+    def __init__(self, margins=(0.25, 0.5, 1.0, 1.5, 2.0), value: float = 1.0, steps: int = 60,
+                 toy=train.margin_toy):
         margins = tuple(float(m) for m in margins)
         if not margins or min(margins) < 0:
             raise ValueError(f"margins must be numbers >= 0, got {margins!r}")
         if value not in margins:
             raise ValueError(f"value must be one of margins {margins}, got {value!r}")
         _validate.positive_int("steps", steps)
-        self.steps = steps
+        if not callable(toy):
+            raise ValueError(f"toy must be a function of (margin, steps=...), got {type(toy).__name__}")
+        self.steps, self.toy = steps, toy
         self.margin = w.SelectionSlider(options=margins, value=value, description="margin m")
         self._build([self.margin], [self.margin])
 
     def update(self) -> None:
-        import matplotlib.pyplot as plt
-
         m = self.margin.value
         d = np.linspace(0, 2.5, 200)
-        start, end, labels, history = margin_toy(m, steps=self.steps)
+        start, end, labels, history = self.toy(m, steps=self.steps)
         self.final_loss = history[-1]
         dist = torch.cdist(end, end)
         other = labels.view(-1, 1) != labels.view(1, -1)

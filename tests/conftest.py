@@ -1,4 +1,5 @@
 import os
+from pathlib import Path
 
 import matplotlib
 import pytest
@@ -27,7 +28,19 @@ def _close_figures():
     plt.close("all")
 
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+@pytest.fixture(scope="session")
+def root() -> Path:
+    """The repository's top folder."""
+    return Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def shared_cifar10(root) -> Path:
+    """The CIFAR-10 archive in ../shared/data; tests that need it skip, saying so, without it."""
+    path = root.parent / "shared" / "data" / "cifar10-jpg.tar.gz"
+    if not path.exists():
+        pytest.skip(f"CIFAR-10 tree not found at {path}")
+    return path
 
 
 @pytest.fixture(scope="session", autouse=True)

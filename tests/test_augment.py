@@ -73,3 +73,22 @@ def test_bad_settings_are_refused(kwargs, name):
 def test_bad_images_are_refused(x, match):
     with pytest.raises(ValueError, match=match):
         augment.digit_views()(x)
+
+
+def test_cifar_views_are_per_sample_crops_flips_and_colour():
+    x = torch.rand(1, 3, 32, 32).repeat(16, 1, 1, 1)
+    v = augment.cifar_views()(x, torch.Generator().manual_seed(0))
+    assert v.shape == x.shape and 0 <= v.min() and v.max() <= 1
+    assert len({tuple(r.flatten().tolist()) for r in v}) == 16
+
+
+
+def test_crop_mode_with_full_area_and_no_jitter_is_the_identity():
+    x = torch.rand(4, 3, 16, 16)
+    v = augment.RandomViews(rotation=0, crop_scale=(1.0, 1.0), crop_ratio=(1.0, 1.0))(x)
+    assert torch.allclose(v, x, atol=1e-5)
+    with pytest.raises(ValueError, match="crop_scale"):
+        augment.RandomViews(crop_scale=(0.5, 1.5))
+    with pytest.raises(ValueError, match="crop_ratio"):
+        augment.RandomViews(crop_scale=(0.5, 1.0), crop_ratio=(2.0, 1.0))
+

@@ -1,14 +1,13 @@
+"""The benchmarks run end to end on a tiny budget and write their JSON."""
 import json
 import os
 import subprocess
 import sys
 
-from conftest import ROOT
 
-
-def test_concepts_benchmark_prints_a_table_and_writes_json(tmp_path):
+def test_concepts_benchmark_prints_a_table_and_writes_json(tmp_path, root):
     out = tmp_path / "concepts.json"
-    proc = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "concepts.py"),
+    proc = subprocess.run([sys.executable, str(root / "benchmarks" / "concepts.py"),
                            "--seconds", "2", "--out", str(out)], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert "| SimCLR encoder" in proc.stdout and "| raw pixels" in proc.stdout
@@ -18,17 +17,10 @@ def test_concepts_benchmark_prints_a_table_and_writes_json(tmp_path):
         assert 0 <= r["nmi"] <= 1 and 0 <= r["probe"] <= 1 and 0 <= r["knn"] <= 1
 
 
-SHARED = os.path.join(os.path.dirname(ROOT), "shared", "data", "cifar10-jpg.tar.gz")
-
-
-def test_cifar10_benchmark_runs_on_a_small_budget(tmp_path):
-    import pytest
-
-    if not os.path.exists(SHARED):
-        pytest.skip(f"CIFAR-10 tree not found at {SHARED}")
+def test_cifar10_benchmark_runs_on_a_small_budget(tmp_path, root, shared_cifar10):
     out = tmp_path / "cifar10.json"
-    env = {**os.environ, "SSLBOOK_CIFAR10": SHARED}  # the session's cache: decoded once for all tests
-    proc = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "cifar10.py"), "--seconds", "2",
+    env = {**os.environ, "SSLBOOK_CIFAR10": str(shared_cifar10)}  # the session's cache: decoded once for all tests
+    proc = subprocess.run([sys.executable, str(root / "benchmarks" / "cifar10.py"), "--seconds", "2",
                            "--train-subset", "600", "--test-subset", "300", "--batch-size", "64",
                            "--throughput-steps", "2", "--workers", "0", "--augment-images", "128", "--out", str(out)],
                           capture_output=True, text=True, timeout=600, env=env)

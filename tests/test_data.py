@@ -1,7 +1,8 @@
+"""sslbook.data: digits, few-label draws, the generated corpus and shapes."""
 import pytest
 import torch
 
-from sslbook import data
+from sslbook import augment, data
 
 
 def test_digits_shapes_and_range(digits):
@@ -50,3 +51,45 @@ def test_few_labels_rejects_bad_counts(bad):
 def test_few_labels_rejects_more_than_the_smallest_class():
     with pytest.raises(ValueError, match="per_class must be at most the size of the smallest class"):
         data.few_labels(torch.tensor([0, 0, 0, 1]), 2)
+
+
+def test_corpus_words_and_categories():
+    c = data.make_corpus(200, seed=1)
+    assert c.ids.shape[0] == 200 and c.ids.dtype == torch.long and c.vocab[0] == "[PAD]"
+    assert len(c.content_ids()) == 48 and c.content_labels().bincount().tolist() == [8] * 6
+    assert torch.equal(c.ids, data.make_corpus(200, seed=1).ids)
+    sentence = c.decode(c.ids[0]).split()
+    assert all(w in c.vocab for w in sentence) and "[PAD]" not in sentence
+    with pytest.raises(ValueError, match="n_sentences"):
+        data.make_corpus(0)
+
+
+def test_shapes_factors_are_independent_and_drawn():
+    s = data.make_shapes(800, size=16, seed=0)
+    assert s.images.shape == (800, 3, 16, 16) and 0 <= s.images.min() and s.images.max() <= 1
+    assert set(s.shape.tolist()) == {0, 1, 2, 3} and set(s.colour.tolist()) == {0, 1, 2, 3}
+    joint = torch.zeros(4, 4)
+    for a, b in zip(s.shape, s.colour):
+        joint[a, b] += 1
+    assert joint.min() > 25  # every combination occurs
+    # the drawn pixels carry exactly the image's colour
+    rgb = torch.tensor(list(data.COLOURS.values()))
+    i = 0
+    lit = s.images[i].sum(0) > 0
+    assert lit.sum() > 10 and torch.allclose(s.images[i][:, lit].T, rgb[s.colour[i]].expand(int(lit.sum()), 3))
+    with pytest.raises(ValueError, match="size"):
+        data.make_shapes(4, size=4)
+
+
+def test_colour_augmentation_changes_hue_but_not_geometry():
+    s = data.make_shapes(64, seed=0)
+    v = augment.RandomViews(rotation=0, scale=(1, 1), translate=0, hue=0.5)(s.images, torch.Generator().manual_seed(0))
+    lit_before, lit_after = s.images.sum(1) > 0, v.sum(1) > 0.05
+    assert (lit_before == lit_after).float().mean() > 0.97
+    assert (v - s.images).abs().mean() > 0.05
+    grey = augment.RandomViews(rotation=0, scale=(1, 1), translate=0, grayscale=1.0)(s.images)
+    assert torch.allclose(grey[:, 0], grey[:, 1]) and torch.allclose(grey[:, 1], grey[:, 2])
+    with pytest.raises(ValueError, match="3 colour channels"):
+        augment.RandomViews(hue=0.1)(torch.rand(2, 1, 8, 8))
+    with pytest.raises(ValueError, match="hue"):
+        augment.RandomViews(hue=0.7)

@@ -154,3 +154,13 @@ def test_linear_probe_rejects_mismatched_feature_counts():
     x, y = torch.randn(10, 3), torch.arange(10) % 2
     with pytest.raises(ValueError, match="test_x must have 3 features like train_x, got 4"):
         evaluate.linear_probe(x, y, torch.randn(10, 4), y, solver="torch")
+
+
+def test_kmeans_and_rank_signals():
+    x = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9]])
+    labels = evaluate.kmeans(x, 2)
+    assert labels[0] == labels[1] != labels[2] == labels[3]
+    with pytest.raises(ValueError, match="k must be at most the number of samples"):
+        evaluate.kmeans(x, 5)
+    z = torch.eye(4)
+    assert evaluate.rank_signals(z, z) == {"top1": 1.0, "mean_rank": 1.0}

@@ -17,8 +17,7 @@ from nbclient import NotebookClient
 
 from sslbook import student
 
-from conftest import ROOT
-
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # parametrize needs it at collection
 CHAPTERS = sorted(glob.glob(os.path.join(ROOT, "chapters", "*.md")))
 
 

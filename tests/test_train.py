@@ -108,15 +108,6 @@ def test_simclr_step_rejects_bad_temperature(digits):
         train.simclr_step(model, digits.x_train, augment.digit_views(), temperature=0)
 
 
-def test_pretrain_simclr_returns_a_trained_model(digits):
-    model, h = train.pretrain_simclr(digits.x_train[:300], augment.digit_views(), steps=20, batch_size=64,
-                                     progress=False)
-    assert h.steps == 20 and not model.training
-    assert model.encoder(digits.x_test[:4]).shape == (4, 128)
-    with pytest.raises(ValueError, match="images"):
-        train.pretrain_simclr(digits.x_train[0], augment.digit_views(), steps=1)
-
-
 # --- MoCo and supervised steps, checkpoints -----------------------------------------
 
 def test_moco_step_fills_the_queue_and_moves_the_key_encoder(digits):
@@ -153,53 +144,63 @@ def test_supervised_step_reports_loss_and_accuracy():
         train.supervised_step(model, x, y[:5])
 
 
-def test_checkpoints_round_trip_and_refuse_what_does_not_fit(tmp_path):
-    net = models.SmallCNN(1, feature_dim=8)
-    train.save_checkpoint(tmp_path / "sub" / "a.pt", net, steps=3, loss=[1.0, 0.5], command="x")
-    other = models.SmallCNN(1, feature_dim=8)
-    meta = train.load_checkpoint(tmp_path / "sub" / "a.pt", other)
-    assert meta == {"steps": 3, "loss": [1.0, 0.5], "command": "x"}
-    assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), other.state_dict().values()))
-    with pytest.raises(ValueError, match="does not fit this model"):
-        train.load_checkpoint(tmp_path / "sub" / "a.pt", models.SmallCNN(1, feature_dim=16))
-    with pytest.raises(FileNotFoundError, match="no checkpoint at"):
-        train.load_checkpoint(tmp_path / "missing.pt", net)
-    with pytest.raises(ValueError, match=r"meta\['when'\] must be built of numbers.*got TorchVersion"):
-        train.save_checkpoint(tmp_path / "b.pt", net, when=torch.__version__)
-    assert not (tmp_path / "b.pt").exists()
-    torch.save([1, 2], tmp_path / "list.pt")
-    with pytest.raises(ValueError, match="not an sslbook checkpoint"):
-        train.load_checkpoint(tmp_path / "list.pt", net)
 
 
-class Payload:
-    """An object whose unpickling could run code: weights_only loading must refuse it."""
+def test_pair_step_records_what_the_monitor_returns(digits):
+    torch.manual_seed(0)
+    model = models.SimCLRModel(models.SmallCNN(1, feature_dim=16), models.ProjectionHead(16, 8))
+    seen = []
+
+    def monitor(z1, z2):
+        seen.append(z1.requires_grad)
+        return {"n": len(z1)}
+
+    step = train.pair_step(model, digits.x_train, augment.digit_views(), lambda a, b: ((a - b) ** 2).mean(),
+                           torch.Generator().manual_seed(0), monitor)
+    out = step(torch.arange(6))
+    assert set(out) == {"loss", "n"} and out["n"] == 6 and seen == [False]
+    with pytest.raises(ValueError, match="loss_fn must be a function"):
+        train.pair_step(model, digits.x_train, augment.digit_views(), "info_nce")
 
 
-def test_load_checkpoint_refuses_pickled_objects(tmp_path):
-    import pickle
+def test_simsiam_step_with_and_without_stop_gradient(digits):
+    torch.manual_seed(0)
+    model = models.SimCLRModel(models.SmallCNN(1, feature_dim=16), models.ProjectionHead(16, 8))
+    pred = models.ProjectionHead(8, 8, hidden_dim=4)
+    for stop in (True, False):
+        loss = train.simsiam_step(model, pred, digits.x_train, augment.digit_views(), stop,
+                                  torch.Generator().manual_seed(0))(torch.arange(8))
+        assert -1.0 <= loss.item() <= 1.0 and loss.requires_grad
 
-    torch.save({"state_dict": {}, "meta": {"x": Payload()}}, tmp_path / "evil.pt")
-    with pytest.raises(pickle.UnpicklingError):
-        train.load_checkpoint(tmp_path / "evil.pt", models.SmallCNN(1))
+
+def test_mlm_step_scores_only_the_hidden_tokens():
+    from sslbook import data, losses, masking
+
+    corpus = data.make_corpus(64)
+    V = corpus.vocab_size
+    model = models.TinyTransformer(V + 1, dim=16, depth=1, heads=2, max_len=corpus.ids.shape[1])
+    g1, g2 = torch.Generator().manual_seed(1), torch.Generator().manual_seed(1)
+    loss = train.mlm_step(model, corpus.ids, V, V, 0.15, special_ids=(0,), generator=g1)(torch.arange(16))
+    inputs, labels = masking.mask_tokens(corpus.ids[:16], 0.15, V, V, special_ids=(0,), generator=g2)
+    assert torch.allclose(loss, losses.masked_token_loss(model(inputs), labels))
+    with pytest.raises(ValueError, match="mask_ratio"):
+        train.mlm_step(model, corpus.ids, V, V, mask_ratio=0)
 
 
-def test_train_or_load_trains_once_then_loads(tmp_path):
-    calls = []
+def test_masked_image_step_lowers_the_reconstruction_loss(digits):
+    torch.manual_seed(0)
+    mae = models.PatchMaskedAutoencoder(image_size=8, patch=2, dim=16, depth=1, heads=2)
+    g = torch.Generator().manual_seed(0)
+    h = train.fit(train.masked_image_step(mae, digits.x_train, 0.5, g), train.shuffled_batches(len(digits.x_train), 64, g),
+                  torch.optim.AdamW(mae.parameters(), lr=3e-3), steps=40, progress=False)
+    assert sum(h.loss[-5:]) / 5 < sum(h.loss[:5]) / 5
+    with pytest.raises(ValueError, match="mask_ratio"):
+        train.masked_image_step(mae, digits.x_train, 1.5)
 
-    def train_fn(model):
-        calls.append(1)
-        with torch.no_grad():
-            model.net[0].weight.fill_(0.5)
-        return {"steps": 7}
 
-    path = tmp_path / "m.pt"
-    first = models.SmallCNN(1, feature_dim=8)
-    assert train.train_or_load(path, first, train_fn) == {"steps": 7, "source": "trained"}
-    second = models.SmallCNN(1, feature_dim=8)
-    assert train.train_or_load(path, second, train_fn) == {"steps": 7, "source": "loaded"}
-    assert calls == [1] and torch.all(second.net[0].weight == 0.5)
-    third = models.SmallCNN(1, feature_dim=8)
-    assert train.train_or_load(None, third, train_fn)["source"] == "trained" and calls == [1, 1]
-    assert train.train_or_load(tmp_path / "n.pt", third, train_fn, save=False)["source"] == "trained"
-    assert not (tmp_path / "n.pt").exists()
+def test_margin_toy_separates_groups_by_the_margin():
+    start, end, labels, history = train.margin_toy(1.0, steps=60)
+    other = labels.view(-1, 1) != labels.view(1, -1)
+    assert torch.cdist(end, end)[other].min() == pytest.approx(1.0, abs=0.05) and history[-1] < history[0]
+    with pytest.raises(ValueError, match="margin"):
+        train.margin_toy(-1.0)

@@ -1,7 +1,8 @@
+"""sslbook.widgets: the explorers react to their controls and reject bad input."""
 import numpy as np
 import pytest
 
-from sslbook import plots, widgets
+from sslbook import train, widgets
 
 
 def two_blobs(n=40):
@@ -9,33 +10,6 @@ def two_blobs(n=40):
     y = np.arange(n) % 2
     return rng.normal(size=(n, 5)) + np.where(y == 1, 6.0, -6.0)[:, None], y
 
-
-@pytest.mark.parametrize("method", ["pca", "tsne"])
-def test_project_2d(method):
-    x, _ = two_blobs()
-    pts = plots.project_2d(x, method)
-    assert pts.shape == (40, 2) and np.isfinite(pts).all()
-
-
-def test_project_2d_rejects_bad_input():
-    with pytest.raises(ValueError, match="method must be one of"):
-        plots.project_2d(np.zeros((5, 2)), "umap")
-    with pytest.raises(ValueError, match="at least 3 samples"):
-        plots.project_2d(np.zeros((2, 2)))
-
-
-def test_figures_draw(digits):
-    x, y = two_blobs()
-    ax = plots.embedding_scatter(x, y, title="t")
-    assert len(ax.collections) == 2
-    fig = plots.compare_embeddings({"a": x, "b": x * 2}, y)
-    assert len(fig.axes) == 2
-    fig = plots.image_grid({"row": digits.x_train[:5], "rgb": np.random.rand(3, 3, 4, 4)}, ncols=5)
-    assert len(fig.axes) == 10
-    fig = plots.pipeline_diagram([("a", "x"), ("b", None)])
-    assert len(fig.axes[0].patches) == 3  # two boxes, one arrow
-    with pytest.raises(ValueError, match="at least two boxes"):
-        plots.pipeline_diagram([("a", None)])
 
 
 def test_cluster_explorer_reacts_to_its_controls():
@@ -55,6 +29,7 @@ def test_cluster_explorer_reacts_to_its_controls():
     assert "application/vnd.jupyter.widget-view+json" in ex._repr_mimebundle_()
 
 
+
 def test_cluster_explorer_rejects_bad_input():
     x, y = two_blobs()
     with pytest.raises(ValueError, match="non-empty dict"):
@@ -63,6 +38,7 @@ def test_cluster_explorer_rejects_bad_input():
         widgets.cluster_explorer({"a": x[:-1]}, y)
     with pytest.raises(ValueError, match="max_k"):
         widgets.cluster_explorer({"a": x}, y, max_k=1)
+
 
 
 def test_temperature_explorer_concentrates_weight_at_low_temperature():
@@ -77,15 +53,17 @@ def test_temperature_explorer_concentrates_weight_at_low_temperature():
         widgets.TemperatureExplorer([0.5, 0.1], value=0.3)
 
 
+
 def test_margin_explorer_separates_groups_by_about_the_margin():
-    small = widgets.margin_toy(0.25)[1]
+    small = train.margin_toy(0.25)[1]
     ex = widgets.MarginExplorer(value=0.5)
     assert ex.min_negative_distance == pytest.approx(0.5, abs=0.05)
     ex.margin.value = 2.0
     assert ex.min_negative_distance == pytest.approx(2.0, abs=0.05) and ex.final_loss < 1e-3
     assert small.shape == (24, 2)
     with pytest.raises(ValueError, match="margin"):
-        widgets.margin_toy(-1.0)
+        train.margin_toy(-1.0)
+
 
 
 def test_result_browser_and_augmentation_chooser():
@@ -115,3 +93,4 @@ def test_result_browser_and_augmentation_chooser():
     assert trained == [("colour", "geometric")] and "clusters by <b>shape</b>" in chooser.summary.value
     with pytest.raises(ValueError, match="run must be a function"):
         widgets.AugmentationChooser({"a": True}, run=None)
+

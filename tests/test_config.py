@@ -1,10 +1,13 @@
+"""sslbook.config: the only reader of SSLBOOK_* variables; and the package's seed."""
 import random
+import re
 
 import numpy as np
 import pytest
 import torch
 
 import sslbook
+from sslbook import config
 
 
 def test_seed_everything_repeats_all_generators():
@@ -56,3 +59,34 @@ def test_show_progress(monkeypatch, value, expected):
     else:
         monkeypatch.setenv("SSLBOOK_PROGRESS", value)
     assert sslbook.show_progress() is expected
+
+
+@pytest.mark.parametrize("value,expected", [("1", True), ("yes", True), ("ON", True), ("0", False),
+                                            ("false", False), ("No", False), ("", True)])
+def test_flag_parses_yes_and_no(monkeypatch, value, expected):
+    monkeypatch.setenv("SSLBOOK_X", value)
+    assert config.flag("SSLBOOK_X", True) is expected
+
+
+def test_flag_rejects_other_words(monkeypatch):
+    monkeypatch.setenv("SSLBOOK_OFFLINE", "maybe")
+    with pytest.raises(ValueError, match=r"SSLBOOK_OFFLINE must be one of \[.*\], got 'maybe'"):
+        config.offline()
+
+
+def test_paths_from_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("SSLBOOK_CACHE", str(tmp_path))
+    monkeypatch.setenv("SSLBOOK_CIFAR10", str(tmp_path / "c.tar.gz"))
+    assert config.cache_dir() == tmp_path and config.cifar10_root() == tmp_path / "c.tar.gz"
+    monkeypatch.delenv("SSLBOOK_CACHE")
+    monkeypatch.setenv("SSLBOOK_CIFAR10", "  ")
+    assert config.cache_dir().name == "sslbook" and config.cifar10_root() is None
+
+
+def test_only_config_reads_sslbook_variables(root):
+    """One owner: no other module of the package, no chapter and no benchmark reads SSLBOOK_* itself."""
+    readers = []
+    for path in [*root.glob("sslbook/**/*.py"), *root.glob("chapters/*.md"), *root.glob("benchmarks/*.py")]:
+        if path.name != "config.py" and re.search(r"environ(\.get)?\s*[\[(]\s*['\"]SSLBOOK_", path.read_text()):
+            readers.append(str(path.relative_to(root)))
+    assert readers == []

@@ -1,0 +1,82 @@
+"""Exercises of chapter 2: NT-Xent on an ideal batch, the positive's top-1."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from ..losses import info_nce, positive_index
+from ._common import call as _call
+from ._common import diagnose as _diagnose
+from ._common import fail as _fail
+from ._common import number as _number
+from ._common import passed as _passed
+
+
+def _ideal_loss(n: int, t: float, negatives: int | None = None, self_term: bool = False) -> float:
+    negatives = 2 * n - 2 if negatives is None else negatives
+    return math.log(1 + (1 if self_term else 0) + negatives * math.exp(-1 / t))
+
+
+def check_ideal_loss(fn) -> None:
+    """Exercise 2.1: ``fn(n, temperature)`` is NT-Xent's value on an ideal batch.
+
+    The batch: N pairs whose two views are identical, every other pair of
+    embeddings orthogonal. The checker confirms its own formula against
+    :func:`sslbook.losses.info_nce` on such a batch (one-hot embeddings).
+    """
+    for n, t in [(2, 0.5), (4, 0.5), (8, 0.1), (16, 1.0), (32, 0.2)]:
+        value = _number("2.1", _call("2.1", fn, "ideal_loss", n, t), "ideal_loss")
+        eye = torch.eye(n, dtype=torch.float64)
+        right = float(info_nce(eye, eye.clone(), t))
+        assert math.isclose(right, _ideal_loss(n, t), rel_tol=1e-9)  # the checker's own formula
+        if math.isclose(value, right, rel_tol=1e-6, abs_tol=1e-9):
+            continue
+        where = f"for N = {n} pairs at temperature {t} the loss is {right:.6f}, got {value:.6f}"
+        hints = [
+            (0.0, "even a perfect batch has a loss above zero, because the negatives still get some probability."),
+            (_ideal_loss(n, t, self_term=True), "the anchor's similarity with itself is left out of the denominator."),
+            (_ideal_loss(n, t, negatives=2 * n - 1), "count the negatives again: of the 2N views, one is the anchor and one its positive."),
+            (_ideal_loss(n, t, negatives=n - 1), "the negatives come from both views of the other samples: 2N - 2 of them, not N - 1."),
+            (_ideal_loss(n, 1.0), "the similarities are divided by the temperature before the exponential."),
+            (-_ideal_loss(n, t), "the loss is minus the log of a probability, so it is positive."),
+        ]
+        _diagnose("2.1", value, where, hints, "The positive has similarity 1, each negative similarity 0: "
+                  "write the softmax probability of the positive, then take minus its log.")
+    _passed("2.1", "ideal_loss matches NT-Xent on ideal batches for every N and temperature tried.")
+
+
+def _top1_reference(z1, z2):
+    z = F.normalize(torch.cat([z1, z2]), dim=1)
+    n = len(z1)
+    sim = (z @ z.T).fill_diagonal_(float("-inf"))
+    target = positive_index(n)
+    return (sim.argmax(dim=1) == target).float().mean().item()
+
+
+def check_positive_top1(fn) -> None:
+    """Exercise 2.2: ``fn(z1, z2)`` is the fraction of the 2N views whose most similar other view is their positive."""
+    g = torch.Generator().manual_seed(3)
+    base = torch.randn(16, 8, generator=g)
+    cases = [
+        (base, base + 0.05 * torch.randn(16, 8, generator=g)),   # near-perfect pairs
+        (base, torch.randn(16, 8, generator=g)),                 # unrelated pairs
+        (base, base + 0.9 * torch.randn(16, 8, generator=g)),    # in between
+    ]
+    for z1, z2 in cases:
+        value = _number("2.2", _call("2.2", fn, "positive_top1", z1.clone(), z2.clone()), "positive_top1")
+        right = _top1_reference(z1, z2)
+        if abs(value - right) < 1e-6:
+            continue
+        zn = F.normalize(torch.cat([z1, z2]), dim=1)
+        with_self = ((zn @ zn.T).argmax(dim=1) == positive_index(16)).float().mean().item()
+        if abs(value - with_self) < 1e-6:
+            _fail("2.2", f"expected {right:.4f}, got {value:.4f}: every view is most similar to itself; "
+                         "exclude the diagonal before taking the argmax.")
+        if not 0.0 <= value <= 1.0:
+            _fail("2.2", f"a fraction lies in [0, 1], got {value:.4f}: did you divide by the number of views (2N)?")
+        _fail("2.2", f"expected {right:.4f} on a batch of N = 16 pairs, got {value:.4f}: "
+                     "for each of the 2N views, is the nearest other view (by cosine similarity) its positive?")
+    _passed("2.2", "positive_top1 matches on near-perfect, unrelated and noisy pairs.")

@@ -1,0 +1,257 @@
+"""Training recipes: the settings of each budget in one :class:`Recipe`, one
+:func:`pretrain` for every self-supervised method, :func:`train_supervised` for
+the baselines, and the command line that makes the checkpoints the book ships.
+
+One recipe per budget (:data:`RECIPES`): ``quick`` is a small CNN sized for a
+2-core CPU, ``full`` is SimCLR's CIFAR ResNet-18 sized for a GPU; :data:`DIGITS`
+is the recipe of the digits chapters. Chapters pass whole :class:`Recipe`
+objects, never their fields one by one::
+
+    python -m sslbook.recipes --out chapters/checkpoints            # the shipped, quick ones
+    SSLBOOK_BUDGET=full python -m sslbook.recipes --out ~/ckpt     # ResNet-18, on a GPU
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import dataclasses
+import datetime
+import platform
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch import nn
+
+from . import _validate, augment, cifar, config, data, losses, models, seed_everything
+from . import device as best_device
+from .checkpoints import save_checkpoint
+from .train import History, fit, moco_step, shuffled_batches, simclr_step, supervised_step
+
+METHODS = ("simclr", "moco")
+VIEWS = {"cifar": augment.cifar_views, "digits": augment.digit_views}
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """The settings of one training setup, gathered in one place.
+
+    ``temperature`` overrides :data:`sslbook.losses.TEMPERATURES` per method
+    (empty: the defaults there). ``views`` names the augmentation (:data:`VIEWS`).
+    The supervised baselines follow the article's program: Adam at ``supervised_lr``.
+    """
+
+    arch: str
+    batch_size: int
+    lr: float
+    pretrain_steps: dict = field(default_factory=dict)    # method -> steps
+    supervised_steps: dict = field(default_factory=dict)  # labels per class -> steps
+    temperature: dict = field(default_factory=dict)       # method -> temperature, overriding the defaults
+    views: str = "cifar"
+    out_dim: int = 64
+    weight_decay: float = 1e-4
+    queue_size: int = 4096
+    momentum: float = 0.99
+    supervised_lr: float = 1e-3
+
+    def __post_init__(self):
+        _validate.one_of("arch", self.arch, set(models.ARCHS))
+        _validate.positive_int("batch_size", self.batch_size)
+        _validate.positive("lr", self.lr)
+        _validate.one_of("views", self.views, set(VIEWS))
+        _validate.positive_int("queue_size", self.queue_size)
+        _validate.in_range("momentum", self.momentum, 0, 1)
+
+    def temperature_for(self, method: str) -> float:
+        """This recipe's temperature for ``method``: its override, else the default in ``losses``."""
+        return losses.temperature_of(method, self.temperature.get(method))
+
+    def replace(self, **changes) -> "Recipe":
+        """A copy with some settings changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+
+RECIPES = {
+    # About 12 epochs of SimCLR and 8 of MoCo over the 50,000 training images; on
+    # a 2-core CPU about 18 and 9 minutes.
+    "quick": Recipe(arch="small", batch_size=256, lr=3e-3,
+                    pretrain_steps={"simclr": 2400, "moco": 1600},
+                    supervised_steps={10: 300, 100: 600, 1000: 1500}),
+    # About 200 epochs (the field's usual CIFAR-10 budget) on a GPU.
+    "full": Recipe(arch="resnet18", batch_size=512, lr=2e-3,
+                   pretrain_steps={"simclr": 19500, "moco": 19500},
+                   supervised_steps={10: 1000, 100: 3000, 1000: 10000, 5000: 20000}),
+}
+
+#: The digits chapters' SimCLR: the 3-block CNN, batch 256, AdamW 3e-3, chapter 2's views
+#: (each chapter chooses its number of steps).
+DIGITS = Recipe(arch="digits", batch_size=256, lr=3e-3, views="digits")
+
+
+def recipe(budget: str | None = None) -> Recipe:
+    """The CIFAR-10 recipe of ``budget`` (by default :func:`sslbook.config.budget`)."""
+    budget = config.budget() if budget is None else budget
+    _validate.one_of("budget", budget, set(RECIPES))
+    return RECIPES[budget]
+
+
+_current = recipe  # pretrain's and train_supervised's parameter is also called recipe
+
+
+def checkpoint_name(kind: str, arch: str) -> str:
+    """File name of a checkpoint: ``cifar10-<arch>-<kind>.pt`` (kind ``simclr``,
+    ``moco``, or ``supervised-<labels per class>``)."""
+    _validate.one_of("arch", arch, set(models.ARCHS))
+    return f"cifar10-{arch}-{kind}.pt"
+
+
+def machine() -> str:
+    """A line naming this machine for a checkpoint's record."""
+    dev = "cuda: " + torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu"
+    return f"{platform.machine()}, {torch.get_num_threads()} torch threads, {dev}"
+
+
+def _meta(history: History, images: int, batch_size: int, **extra) -> dict:
+    return {"steps": history.steps, "seconds": round(history.elapsed, 1),
+            "loss": [round(v, 4) for v in history.loss], "machine": machine(),
+            "torch": str(torch.__version__), "date": datetime.date.today().isoformat(),
+            "batch_size": batch_size, "images": images,
+            "epochs": round(history.steps * batch_size / images, 2), **extra}
+
+
+@dataclass
+class Pretrained:
+    """What :func:`pretrain` returns: the model (``model.encoder`` is the representation,
+    ``model.head`` the projection head), the training history and a checkpoint's record."""
+
+    model: models.SimCLRModel
+    history: History
+    meta: dict
+
+
+def pretrain(encoder: nn.Module | str | Callable[[], nn.Module], images: torch.Tensor, method: str = "simclr",
+             recipe: Recipe | None = None, *, views=None, steps: int | None = None,
+             seconds: float | None = None, seed: int = 0, progress: bool = True) -> Pretrained:
+    """Pre-train ``encoder`` in place on unlabelled ``images`` (N x C x H x W in [0, 1])
+    with SimCLR or MoCo, following ``recipe`` (by default :func:`recipe`).
+
+    ``encoder`` is a module, or an architecture name (:data:`sslbook.models.ARCHS`) or a
+    function returning a module, built after seeding (so ``seed`` fixes its initial weights). A projection head (features -> ``recipe.out_dim``) sits on
+    top during training. AdamW with a one-cycle learning rate over ``steps`` steps
+    (by default the recipe's for ``method``); ``seconds`` stops earlier, and
+    ``seconds`` without ``steps`` trains for that long at a constant rate.
+    ``views`` default to the recipe's. MoCo's key encoder is a momentum copy.
+
+    >>> run = pretrain("digits", torch.rand(64, 1, 8, 8), recipe=DIGITS.replace(batch_size=32),
+    ...                steps=2, progress=False)
+    >>> run.history.steps, run.meta["method"]
+    (2, 'simclr')
+    """
+    recipe = _current() if recipe is None else recipe
+    _validate.one_of("method", method, set(METHODS))
+    _validate.tensor("images", images, ndim=4, floating=True)
+    if steps is None and seconds is None:
+        steps = recipe.pretrain_steps.get(method)
+        if steps is None:
+            raise ValueError(f"steps must be given: the recipe has steps only for {sorted(recipe.pretrain_steps)}")
+    if steps is not None:
+        _validate.positive_int("steps", steps)
+    temperature = recipe.temperature_for(method)
+    dev = best_device()
+    torch.manual_seed(seed)
+    if isinstance(encoder, str):
+        encoder = models.encoder(encoder)
+    elif not isinstance(encoder, nn.Module):
+        encoder = encoder()
+    model = models.SimCLRModel(encoder, models.ProjectionHead(encoder.feature_dim, out_dim=recipe.out_dim)).to(dev)
+    x = images.to(dev)
+    g_idx = torch.Generator().manual_seed(seed)
+    g_aug = torch.Generator(device=dev).manual_seed(seed)
+    views = VIEWS[recipe.views]() if views is None else views
+    optimizer = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
+    scheduler = None
+    if steps is not None:
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=recipe.lr, total_steps=steps)
+    if method == "simclr":
+        step = simclr_step(model, x, views, temperature, g_aug)
+    else:
+        key_model = copy.deepcopy(model).requires_grad_(False)
+        queue = models.FeatureQueue(recipe.queue_size, recipe.out_dim)
+        step = moco_step(model, key_model, queue, x, views, temperature, recipe.momentum, g_aug)
+    batch_size = min(recipe.batch_size, len(x))
+    history = fit(step, (i.to(dev) for i in shuffled_batches(len(x), batch_size, g_idx)), optimizer,
+                  steps=steps, seconds=seconds, scheduler=scheduler, model=model,
+                  progress=progress, desc=method)
+    model.cpu().eval()
+    meta = _meta(history, len(images), batch_size, method=method, lr=recipe.lr, temperature=temperature)
+    return Pretrained(model, history, meta)
+
+
+def train_supervised(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
+                     recipe: Recipe | None = None, *, steps: int, seconds: float | None = None,
+                     seed: int = 0, progress: bool = True) -> dict:
+    """Train a classifier (see :func:`sslbook.models.classifier`) in place with
+    cross-entropy: the article's supervised program (Adam at ``recipe.supervised_lr``,
+    random resized crop and flip) at the images' native size, batches of
+    ``recipe.batch_size``. Returns the record for a checkpoint.
+    """
+    recipe = _current() if recipe is None else recipe
+    _validate.tensor("images", images, ndim=4, floating=True)
+    _validate.positive_int("steps", steps)
+    dev = best_device()
+    torch.manual_seed(seed)
+    model.to(dev)
+    batch_size = min(recipe.batch_size, len(images))
+    crop_flip = augment.RandomViews(rotation=0, crop_scale=(0.08, 1.0), crop_ratio=(3 / 4, 4 / 3), flip=True)
+    g_idx = torch.Generator().manual_seed(seed)
+    g_aug = torch.Generator(device=dev).manual_seed(seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=recipe.supervised_lr)
+    step = supervised_step(model, images.to(dev), labels.to(dev), crop_flip, g_aug)
+    history = fit(step, (i.to(dev) for i in shuffled_batches(len(images), batch_size, g_idx)), optimizer,
+                  steps=steps, seconds=seconds, model=model, progress=progress, desc="supervised")
+    model.cpu().eval()
+    return _meta(history, len(images), batch_size, method="supervised", lr=recipe.supervised_lr)
+
+
+def main(argv=None) -> int:
+    """Train the checkpoints of the current budget and write them to ``--out``."""
+    parser = argparse.ArgumentParser(prog="python -m sslbook.recipes", description=main.__doc__)
+    parser.add_argument("--out", required=True, help="folder for the .pt files")
+    parser.add_argument("--only", nargs="*", default=None,
+                        help="kinds to train, e.g. simclr moco supervised-10 (default: all of the recipe)")
+    parser.add_argument("--root", default=None, help="CIFAR-10 image-folder tree or .tar.gz (else $SSLBOOK_CIFAR10)")
+    args = parser.parse_args(argv)
+    rec, budget = recipe(), config.budget()
+    words = sys.argv[1:] if argv is None else argv
+    command = f"SSLBOOK_BUDGET={budget} python -m sslbook.recipes {' '.join(words)}"
+    kinds = [*rec.pretrain_steps, *(f"supervised-{c}" for c in rec.supervised_steps)]
+    unknown = set(args.only or []) - set(kinds)
+    if unknown:
+        parser.error(f"--only: unknown kind(s) {sorted(unknown)}; this budget has {kinds}")
+    seed_everything(0)
+    x, y = cifar.cifar10("train", root=args.root)
+    x = x.float() / 255
+    out = Path(args.out)
+    for kind in kinds if args.only is None else [k for k in kinds if k in args.only]:
+        if kind in rec.pretrain_steps:
+            model = models.encoder(rec.arch)
+            meta = pretrain(model, x, kind, rec).meta
+        else:
+            per_class = int(kind.split("-")[1])
+            idx = data.few_labels(y, per_class, seed=0)
+            model = models.classifier(rec.arch)
+            meta = train_supervised(model, x[idx], y[idx], rec, steps=rec.supervised_steps[per_class])
+            meta["labels_per_class"] = per_class
+        meta.update(command=command, arch=rec.arch, budget=budget)
+        path = out / checkpoint_name(kind, rec.arch)
+        save_checkpoint(path, model, **meta)
+        print(f"{path}: {meta['steps']} steps, {meta['epochs']} epochs, {meta['seconds']:.0f} s, "
+              f"final loss {meta['loss'][-1]:.3f}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
