@@ -198,3 +198,40 @@ def cifar_views() -> RandomViews:
     """
     return RandomViews(rotation=0, crop_scale=(0.08, 1.0), crop_ratio=(3 / 4, 4 / 3), flip=True,
                        brightness=0.4, contrast=0.4, saturation=0.4, hue=0.1, jitter_p=0.8, grayscale=0.2)
+
+
+class FeatureCorruption:
+    """SCARF's view of a table row (Bahri et al., 2022): a random ``rate`` of its
+    features, chosen per row, replaced by the same feature of another row drawn at
+    random from ``pool`` (the unlabelled training rows), that is, by a draw from that
+    feature's empirical marginal distribution. ``pair`` returns the row itself and a
+    corrupted copy, SCARF's anchor and positive.
+
+    >>> views = FeatureCorruption(torch.randn(50, 4), rate=0.5)
+    >>> x = torch.randn(8, 4); a, b = views.pair(x)
+    >>> bool(torch.equal(a, x)), int((a != b).sum(dim=1).max()) <= 2
+    (True, True)
+    """
+
+    def __init__(self, pool: torch.Tensor, rate: float = 0.6):
+        _validate.tensor("pool", pool, ndim=2, floating=True)
+        if len(pool) < 2:
+            raise ValueError(f"pool must hold at least 2 rows, got {len(pool)}")
+        _validate.in_range("rate", rate, 0, 1)
+        self.pool, self.rate = pool, float(rate)
+
+    def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        _validate.tensor("x", x, ndim=2, floating=True)
+        if x.shape[1] != self.pool.shape[1]:
+            raise ValueError(f"x must have {self.pool.shape[1]} features like pool, got {x.shape[1]}")
+        n, d = x.shape
+        k = round(self.rate * d)
+        order = torch.rand(n, d, generator=generator, device=x.device).argsort(dim=1)
+        chosen = torch.zeros(n, d, dtype=torch.bool, device=x.device).scatter_(1, order[:, :k], True)
+        donors = torch.randint(len(self.pool), (n, d), generator=generator, device=x.device)
+        replacement = self.pool.to(x.device)[donors, torch.arange(d, device=x.device).expand(n, d)]
+        return torch.where(chosen, replacement, x)
+
+    def pair(self, x: torch.Tensor, generator: torch.Generator | None = None):
+        """The row and a corrupted copy: the positive pair of SCARF."""
+        return x, self(x, generator)

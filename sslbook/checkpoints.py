@@ -6,6 +6,8 @@ there is no checkpoint.
 
 from __future__ import annotations
 
+import datetime
+import platform
 from pathlib import Path
 from typing import Callable
 
@@ -76,3 +78,19 @@ def train_or_load(path, model: torch.nn.Module, train_fn: Callable[[torch.nn.Mod
         save_checkpoint(path, model, **meta)
     meta["source"] = "trained"
     return meta
+
+
+def machine() -> str:
+    """A line naming this machine for a checkpoint's record."""
+    dev = "cuda: " + torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu"
+    return f"{platform.machine()}, {torch.get_num_threads()} torch threads, {dev}"
+
+
+def record(history, images: int, batch_size: int, **extra) -> dict:
+    """The record of a training run (a :class:`~sslbook.train.History`) for a checkpoint:
+    steps, seconds, the loss curve, epochs over ``images`` samples, the machine and the date."""
+    return {"steps": history.steps, "seconds": round(history.elapsed, 1),
+            "loss": [round(v, 4) for v in history.loss], "machine": machine(),
+            "torch": str(torch.__version__), "date": datetime.date.today().isoformat(),
+            "batch_size": batch_size, "images": images,
+            "epochs": round(history.steps * batch_size / images, 2), **extra}

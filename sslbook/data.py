@@ -8,11 +8,14 @@ generate data whose hidden factors are known. CIFAR-10 lives in :mod:`sslbook.ci
 
 from __future__ import annotations
 
+import gzip
 import random
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+from matplotlib import cbook
+from sklearn.datasets import load_breast_cancer as _sklearn_breast_cancer
 from sklearn.datasets import load_digits as _sklearn_digits
 from sklearn.model_selection import train_test_split
 
@@ -89,6 +92,21 @@ def load_digits(test_size: float = 0.3, seed: int = 0) -> ImageDataset:
     train_idx, test_idx = stratified_split(labels, test_size=test_size, seed=seed)
     classes = tuple(str(c) for c in bunch.target_names)
     return ImageDataset(images, labels, train_idx, test_idx, classes)
+
+
+def as_colour_images(images: torch.Tensor, size: int = 32) -> torch.Tensor:
+    """Grey images N x 1 x H x W as N x 3 x ``size`` x ``size`` (bilinear resize, the grey
+    level in all three channels): digits in the shape of a CIFAR-10 image.
+
+    >>> tuple(as_colour_images(torch.rand(2, 1, 8, 8)).shape)
+    (2, 3, 32, 32)
+    """
+    _validate.tensor("images", images, ndim=4, floating=True)
+    _validate.positive_int("size", size)
+    if images.shape[1] != 1:
+        raise ValueError(f"images must have 1 channel, got {images.shape[1]}")
+    resized = torch.nn.functional.interpolate(images, size=(size, size), mode="bilinear", align_corners=False)
+    return resized.clamp(0, 1).repeat(1, 3, 1, 1)
 
 
 def few_labels(labels, per_class: int, seed: int = 0) -> torch.Tensor:
@@ -243,3 +261,50 @@ def make_shapes(n: int = 2000, size: int = 16, seed: int = 0) -> Shapes:
     rgb = torch.tensor(list(COLOURS.values()))[colour]                          # N x 3
     images = mask.unsqueeze(1) * rgb.view(n, 3, 1, 1)
     return Shapes(images, shape, colour)
+
+
+# --- Medicine: data that ships inside installed packages ----------------------
+
+@dataclass(frozen=True)
+class Tabular:
+    """Rows of features with labels and a fixed split. ``x`` is standardised with the
+    mean and standard deviation of the training rows only."""
+
+    x: torch.Tensor
+    labels: torch.Tensor
+    train_idx: torch.Tensor
+    test_idx: torch.Tensor
+    feature_names: tuple[str, ...]
+    classes: tuple[str, ...]
+
+
+def load_breast_cancer(test_size: float = 0.3, seed: int = 0) -> Tabular:
+    """The Wisconsin diagnostic breast cancer data shipped with scikit-learn (Street et
+    al., 1993): 569 patients, 30 measurements of cell nuclei in a fine-needle aspirate,
+    diagnosis malignant (0) or benign (1). Fixed stratified split: 398 / 171 by default.
+
+    >>> d = load_breast_cancer(); tuple(d.x.shape), len(d.train_idx)
+    ((569, 30), 398)
+    """
+    bunch = _sklearn_breast_cancer()
+    x = torch.tensor(bunch.data, dtype=torch.float32)
+    labels = torch.tensor(bunch.target, dtype=torch.long)
+    train_idx, test_idx = stratified_split(labels, test_size=test_size, seed=seed)
+    mean, std = x[train_idx].mean(0), x[train_idx].std(0)
+    return Tabular((x - mean) / std, labels, train_idx, test_idx, tuple(str(f) for f in bunch.feature_names),
+                   tuple(str(c) for c in bunch.target_names))
+
+
+def mri_slice() -> torch.Tensor:
+    """A real MRI slice of a human head shipped with matplotlib (``s1045.ima.gz``,
+    256 x 256, 16-bit), as a 1 x 256 x 256 float tensor scaled to [0, 1].
+
+    >>> tuple(mri_slice().shape)
+    (1, 256, 256)
+    """
+    with gzip.open(cbook.get_sample_data("s1045.ima.gz", asfileobj=False)) as f:
+        raw = np.frombuffer(f.read(), np.uint16)
+    if raw.size != 256 * 256:
+        raise ValueError(f"matplotlib's s1045.ima.gz should hold 256 x 256 pixels, got {raw.size} values")
+    image = torch.tensor(raw.reshape(256, 256).astype(np.float32))
+    return (image / image.max()).unsqueeze(0)

@@ -243,6 +243,27 @@ def positive_ranks(z1, z2) -> tuple[float, float]:
     return float((rank == 1).float().mean()), float(rank.mean())
 
 
+def precision_at_k(query_x, query_y, gallery_x, gallery_y, *, k: int = 10) -> float:
+    """Retrieval: the mean share of each query's ``k`` most cosine-similar gallery items
+    that have the query's class (precision at k). Chance is the share of the class.
+
+    >>> x = np.array([[1.0, 0], [0.9, 0.1], [0, 1.0], [0.1, 0.9]]); y = np.array([0, 0, 1, 1])
+    >>> precision_at_k(x, y, x, y, k=2)
+    1.0
+    """
+    query_x, query_y = _features_labels(query_x, query_y, "query_")
+    gallery_x, gallery_y = _features_labels(gallery_x, gallery_y, "gallery_")
+    _validate.positive_int("k", k)
+    if k > len(gallery_x):
+        raise ValueError(f"k must be at most the gallery size ({len(gallery_x)}), got {k}")
+    if query_x.shape[1] != gallery_x.shape[1]:
+        raise ValueError(f"query_x must have {gallery_x.shape[1]} features like gallery_x, got {query_x.shape[1]}")
+    q = torch.nn.functional.normalize(torch.as_tensor(query_x, dtype=torch.float32), dim=1)
+    g = torch.nn.functional.normalize(torch.as_tensor(gallery_x, dtype=torch.float32), dim=1)
+    nearest = (q @ g.T).topk(k, dim=1).indices.numpy()
+    return float((gallery_y[nearest] == query_y[:, None]).mean())
+
+
 def rank_signals(z1, z2) -> dict[str, float]:
     """:func:`positive_ranks` as ``{"top1": ..., "mean_rank": ...}``: a ``monitor`` for
     the step functions of :mod:`sslbook.train`."""

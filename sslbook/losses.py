@@ -15,9 +15,10 @@ from . import _validate
 from .masking import IGNORE_INDEX
 
 #: The default temperature of each contrastive method: SimCLR's NT-Xent (0.5,
-#: what chapter 2 measured best on digits; SimCLR's CIFAR-10 runs used 0.5) and
-#: MoCo's InfoNCE against a queue (0.2, as in MoCo v2).
-TEMPERATURES = {"simclr": 0.5, "moco": 0.2}
+#: what chapter 2 measured best on digits; SimCLR's CIFAR-10 runs used 0.5),
+#: MoCo's InfoNCE against a queue (0.2, as in MoCo v2) and SCARF's NT-Xent on
+#: table rows (1.0, as in Bahri et al., 2022).
+TEMPERATURES = {"simclr": 0.5, "moco": 0.2, "scarf": 1.0}
 
 
 def temperature_of(method: str, temperature: float | None = None) -> float:

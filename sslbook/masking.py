@@ -110,3 +110,21 @@ def random_patch_mask(n: int, num_patches: int, mask_ratio: float,
     mask = torch.zeros(n, num_patches, dtype=torch.bool)
     mask.scatter_(1, order[:, :k], True)
     return mask
+
+
+def sliding_patches(image: torch.Tensor, size: int, stride: int) -> tuple[torch.Tensor, tuple[int, int]]:
+    """All ``size`` x ``size`` patches of a C x H x W image, ``stride`` pixels apart:
+    returns the N x C x size x size patches (row by row) and the grid shape (rows, columns).
+
+    >>> p, grid = sliding_patches(torch.rand(1, 8, 8), 4, 2); tuple(p.shape), grid
+    ((9, 1, 4, 4), (3, 3))
+    """
+    _validate.tensor("image", image, ndim=3)
+    _validate.positive_int("size", size)
+    _validate.positive_int("stride", stride)
+    c, h, w = image.shape
+    if size > min(h, w):
+        raise ValueError(f"size must be at most the image's smaller side ({min(h, w)}), got {size}")
+    p = image.unfold(1, size, stride).unfold(2, size, stride)  # C, rows, cols, size, size
+    rows, cols = p.shape[1], p.shape[2]
+    return p.permute(1, 2, 0, 3, 4).reshape(rows * cols, c, size, size).contiguous(), (rows, cols)

@@ -1,5 +1,6 @@
-"""Every network of the book: encoders, heads, queues, the article's CNN and
-the encoder/classifier factories of each architecture.
+"""The book's convolutional and tabular networks: encoders, heads, queues, the
+article's CNN and the encoder/classifier factories of each architecture. The
+Transformers are in :mod:`sslbook.attention`.
 
 SimCLR's recipe: an encoder ``f`` gives the representation ``h = f(x)`` that
 later tasks use, and a small projection head ``g`` maps it to ``z = g(h)``
@@ -13,7 +14,6 @@ from torch import nn
 from torchvision.models import resnet18
 
 from . import _validate
-from .masking import patchify
 
 #: Encoder architectures by name: 8 x 8 grey digits, a small CNN for 32 x 32
 #: colour images (chapter 5's quick budget) and SimCLR's CIFAR ResNet-18.
@@ -165,92 +165,6 @@ class FeatureQueue:
         self._count = min(self.size, self._count + len(keys))
 
 
-class TinyTransformer(nn.Module):
-    """A small Transformer encoder for masked language modelling.
-
-    Token and learned position embeddings, ``depth`` pre-norm encoder layers,
-    and a linear head over the ``num_embeddings`` token ids (the vocabulary plus
-    the ``[MASK]`` id). Input N x L ids, output N x L x ``num_embeddings`` logits.
-
-    >>> TinyTransformer(num_embeddings=11, max_len=6)(torch.randint(0, 11, (2, 6))).shape
-    torch.Size([2, 6, 11])
-    """
-
-    def __init__(self, num_embeddings: int, dim: int = 64, depth: int = 2, heads: int = 4,
-                 max_len: int = 32, dropout: float = 0.0):
-        super().__init__()
-        _validate.positive_int("num_embeddings", num_embeddings, minimum=2)
-        _validate.positive_int("dim", dim)
-        _validate.positive_int("depth", depth)
-        _validate.positive_int("heads", heads)
-        _validate.positive_int("max_len", max_len)
-        if dim % heads:
-            raise ValueError(f"dim must be divisible by heads ({heads}), got {dim}")
-        self.num_embeddings, self.max_len = num_embeddings, max_len
-        self.tokens = nn.Embedding(num_embeddings, dim)
-        self.positions = nn.Parameter(torch.randn(max_len, dim) * 0.02)
-        layer = nn.TransformerEncoderLayer(dim, heads, dim_feedforward=4 * dim, dropout=dropout,
-                                           batch_first=True, norm_first=True)
-        self.encoder = nn.TransformerEncoder(layer, depth, enable_nested_tensor=False)
-        self.norm = nn.LayerNorm(dim)
-        self.head = nn.Linear(dim, num_embeddings)
-
-    def hidden(self, ids: torch.Tensor) -> torch.Tensor:
-        """Contextual token representations, N x L x dim."""
-        if ids.ndim != 2 or ids.shape[1] > self.max_len:
-            raise ValueError(f"ids must be N x L with L <= {self.max_len}, got shape {tuple(ids.shape)}")
-        return self.norm(self.encoder(self.tokens(ids) + self.positions[: ids.shape[1]]))
-
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        return self.head(self.hidden(ids))
-
-
-class PatchMaskedAutoencoder(nn.Module):
-    """Masked image modelling on small images (MAE / SimMIM style).
-
-    Images are cut into ``patch`` x ``patch`` patches; masked patches are
-    replaced by a learned mask token; a Transformer encoder reads all patch
-    tokens with positions; a linear head predicts every patch's pixels. The
-    loss (see :meth:`loss`) counts only the masked patches.
-    """
-
-    def __init__(self, image_size: int = 8, channels: int = 1, patch: int = 2, dim: int = 64,
-                 depth: int = 2, heads: int = 4):
-        super().__init__()
-        _validate.positive_int("image_size", image_size)
-        _validate.positive_int("patch", patch)
-        if image_size % patch:
-            raise ValueError(f"patch must divide image_size ({image_size}), got {patch}")
-        self.image_size, self.channels, self.patch = image_size, channels, patch
-        self.num_patches = (image_size // patch) ** 2
-        patch_dim = channels * patch * patch
-        self.embed = nn.Linear(patch_dim, dim)
-        self.mask_token = nn.Parameter(torch.zeros(dim))
-        self.positions = nn.Parameter(torch.randn(self.num_patches, dim) * 0.02)
-        layer = nn.TransformerEncoderLayer(dim, heads, dim_feedforward=4 * dim, dropout=0.0,
-                                           batch_first=True, norm_first=True)
-        self.encoder = nn.TransformerEncoder(layer, depth, enable_nested_tensor=False)
-        self.norm = nn.LayerNorm(dim)
-        self.head = nn.Linear(dim, patch_dim)
-
-    def forward(self, images: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Predicted patches, N x P x (C * patch * patch), for images with ``mask`` (N x P) hidden."""
-        tokens = self.embed(patchify(images, self.patch))
-        tokens = torch.where(mask.unsqueeze(-1), self.mask_token.expand_as(tokens), tokens)
-        return self.head(self.norm(self.encoder(tokens + self.positions)))
-
-    def features(self, images: torch.Tensor) -> torch.Tensor:
-        """Mean-pooled encoder tokens of unmasked images: N x dim."""
-        tokens = self.embed(patchify(images, self.patch)) + self.positions
-        return self.norm(self.encoder(tokens)).mean(dim=1)
-
-    def loss(self, images: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Mean squared error over the pixels of the masked patches only."""
-        target = patchify(images, self.patch)
-        pred = self(images, mask)
-        return ((pred - target) ** 2)[mask].mean()
-
-
 def cifar_resnet18(feature_dim: int | None = None) -> nn.Module:
     """torchvision's ResNet-18 adapted to 32 x 32 images, as SimCLR does for CIFAR-10.
 
@@ -328,3 +242,29 @@ class ArticleCNN(nn.Module):
         if x.ndim != 4 or tuple(x.shape[1:]) != (3, self.size, self.size):
             raise ValueError(f"x must be N x 3 x {self.size} x {self.size}, got shape {tuple(x.shape)}")
         return self.head(self.features(x))
+
+
+class MLP(nn.Module):
+    """An encoder for tabular rows: ``depth`` blocks of Linear, batch norm and ReLU, then a
+    linear layer to ``feature_dim`` features. Input N x ``in_dim``, output N x ``feature_dim``.
+
+    >>> MLP(30, feature_dim=16)(torch.rand(4, 30)).shape
+    torch.Size([4, 16])
+    """
+
+    def __init__(self, in_dim: int, hidden_dim: int = 128, feature_dim: int = 64, depth: int = 2):
+        super().__init__()
+        for name, value in (("in_dim", in_dim), ("hidden_dim", hidden_dim), ("feature_dim", feature_dim),
+                            ("depth", depth)):
+            _validate.positive_int(name, value)
+        layers, d = [], in_dim
+        for _ in range(depth):
+            layers += [nn.Linear(d, hidden_dim), nn.BatchNorm1d(hidden_dim), nn.ReLU(inplace=True)]
+            d = hidden_dim
+        self.net = nn.Sequential(*layers, nn.Linear(d, feature_dim))
+        self.in_dim, self.feature_dim = in_dim, feature_dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim != 2 or x.shape[1] != self.in_dim:
+            raise ValueError(f"x must be N x {self.in_dim}, got shape {tuple(x.shape)}")
+        return self.net(x)

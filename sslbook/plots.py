@@ -145,3 +145,20 @@ def to_png(fig, dpi: int = 90) -> bytes:
     fig.savefig(buffer, format="png", dpi=dpi)
     plt.close(fig)
     return buffer.getvalue()
+
+
+def few_label_curves(curves: dict, title: str = "", xlabel: str = "labelled examples per class", ax=None):
+    """Accuracy against labels per class, mean ± std over label draws, one line per
+    representation: ``curves`` is ``{name: {count: (mean, std)}}`` (as from
+    :func:`sslbook.evaluate.labels_per_class_curve`). Returns the axes."""
+    if not curves:
+        raise ValueError("curves must map at least one name to {count: (mean, std)}")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.5))
+    for name, curve in curves.items():
+        counts = list(curve)
+        ax.errorbar(counts, [curve[c][0] for c in counts], yerr=[curve[c][1] for c in counts],
+                    marker="o", capsize=3, label=name)
+    ax.set(xscale="log", xticks=counts, xticklabels=counts, xlabel=xlabel, ylabel="held-out accuracy", title=title)
+    ax.legend(fontsize=8)
+    return ax

@@ -16,8 +16,6 @@ from __future__ import annotations
 import argparse
 import copy
 import dataclasses
-import datetime
-import platform
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,10 +24,10 @@ from typing import Callable
 import torch
 from torch import nn
 
-from . import _validate, augment, cifar, config, data, losses, models, seed_everything
+from . import _validate, augment, cifar, config, data, domains, losses, models, seed_everything, text
 from . import device as best_device
-from .checkpoints import save_checkpoint
-from .train import History, fit, moco_step, shuffled_batches, simclr_step, supervised_step
+from .checkpoints import record, save_checkpoint
+from .train import Pretrained, fit, moco_step, shuffled_batches, simclr_step, supervised_step
 
 METHODS = ("simclr", "moco")
 VIEWS = {"cifar": augment.cifar_views, "digits": augment.digit_views}
@@ -108,30 +106,6 @@ def checkpoint_name(kind: str, arch: str) -> str:
     return f"cifar10-{arch}-{kind}.pt"
 
 
-def machine() -> str:
-    """A line naming this machine for a checkpoint's record."""
-    dev = "cuda: " + torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu"
-    return f"{platform.machine()}, {torch.get_num_threads()} torch threads, {dev}"
-
-
-def _meta(history: History, images: int, batch_size: int, **extra) -> dict:
-    return {"steps": history.steps, "seconds": round(history.elapsed, 1),
-            "loss": [round(v, 4) for v in history.loss], "machine": machine(),
-            "torch": str(torch.__version__), "date": datetime.date.today().isoformat(),
-            "batch_size": batch_size, "images": images,
-            "epochs": round(history.steps * batch_size / images, 2), **extra}
-
-
-@dataclass
-class Pretrained:
-    """What :func:`pretrain` returns: the model (``model.encoder`` is the representation,
-    ``model.head`` the projection head), the training history and a checkpoint's record."""
-
-    model: models.SimCLRModel
-    history: History
-    meta: dict
-
-
 def pretrain(encoder: nn.Module | str | Callable[[], nn.Module], images: torch.Tensor, method: str = "simclr",
              recipe: Recipe | None = None, *, views=None, steps: int | None = None,
              seconds: float | None = None, seed: int = 0, progress: bool = True) -> Pretrained:
@@ -186,7 +160,7 @@ def pretrain(encoder: nn.Module | str | Callable[[], nn.Module], images: torch.T
                   steps=steps, seconds=seconds, scheduler=scheduler, model=model,
                   progress=progress, desc=method)
     model.cpu().eval()
-    meta = _meta(history, len(images), batch_size, method=method, lr=recipe.lr, temperature=temperature)
+    meta = record(history, len(images), batch_size, method=method, lr=recipe.lr, temperature=temperature)
     return Pretrained(model, history, meta)
 
 
@@ -213,7 +187,7 @@ def train_supervised(model: nn.Module, images: torch.Tensor, labels: torch.Tenso
     history = fit(step, (i.to(dev) for i in shuffled_batches(len(images), batch_size, g_idx)), optimizer,
                   steps=steps, seconds=seconds, model=model, progress=progress, desc="supervised")
     model.cpu().eval()
-    return _meta(history, len(images), batch_size, method="supervised", lr=recipe.supervised_lr)
+    return record(history, len(images), batch_size, method="supervised", lr=recipe.supervised_lr)
 
 
 def main(argv=None) -> int:
@@ -228,15 +202,21 @@ def main(argv=None) -> int:
     words = sys.argv[1:] if argv is None else argv
     command = f"SSLBOOK_BUDGET={budget} python -m sslbook.recipes {' '.join(words)}"
     kinds = [*rec.pretrain_steps, *(f"supervised-{c}" for c in rec.supervised_steps)]
-    unknown = set(args.only or []) - set(kinds)
+    unknown = set(args.only or []) - set(kinds) - {"mlm"}
     if unknown:
-        parser.error(f"--only: unknown kind(s) {sorted(unknown)}; this budget has {kinds}")
+        parser.error(f"--only: unknown kind(s) {sorted(unknown)}; this budget has {kinds} and mlm")
     seed_everything(0)
-    x, y = cifar.cifar10("train", root=args.root)
-    x = x.float() / 255
     out = Path(args.out)
-    for kind in kinds if args.only is None else [k for k in kinds if k in args.only]:
-        if kind in rec.pretrain_steps:
+    chosen = kinds if args.only is None else [k for k in [*kinds, "mlm"] if k in args.only]
+    if any(k != "mlm" for k in chosen):
+        x, y = cifar.cifar10("train", root=args.root)
+        x = x.float() / 255
+    for kind in chosen:
+        if kind == "mlm":
+            model, _, meta = domains.pretrain_language(text.python_docs())
+            meta.update(command=command, budget=budget)
+            path = out / "pydocs-mlm.pt"
+        elif kind in rec.pretrain_steps:
             model = models.encoder(rec.arch)
             meta = pretrain(model, x, kind, rec).meta
         else:
@@ -245,8 +225,9 @@ def main(argv=None) -> int:
             model = models.classifier(rec.arch)
             meta = train_supervised(model, x[idx], y[idx], rec, steps=rec.supervised_steps[per_class])
             meta["labels_per_class"] = per_class
-        meta.update(command=command, arch=rec.arch, budget=budget)
-        path = out / checkpoint_name(kind, rec.arch)
+        if kind != "mlm":
+            meta.update(command=command, arch=rec.arch, budget=budget)
+            path = out / checkpoint_name(kind, rec.arch)
         save_checkpoint(path, model, **meta)
         print(f"{path}: {meta['steps']} steps, {meta['epochs']} epochs, {meta['seconds']:.0f} s, "
               f"final loss {meta['loss'][-1]:.3f}", flush=True)

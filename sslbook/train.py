@@ -236,13 +236,20 @@ def mlm_step(model: nn.Module, ids: torch.Tensor, mask_id: int, vocab_size: int,
     """A step function for :func:`fit` that trains a token model (N x L ids -> N x L x V
     logits) by masked language modelling: :func:`~sslbook.masking.mask_tokens` hides
     ``mask_ratio`` of the tokens the BERT way, and
-    :func:`~sslbook.losses.masked_token_loss` scores the hidden positions only.
+    :func:`~sslbook.losses.masked_token_loss` scores the hidden positions only (for a
+    model with ``hidden`` and ``head``, such as
+    :class:`~sslbook.attention.TinyTransformer`, the head runs at those positions only).
     """
     masking.check_ratio(mask_ratio)
 
     def step(idx: torch.Tensor) -> torch.Tensor:
         inputs, labels = masking.mask_tokens(ids[idx], mask_ratio, mask_id, vocab_size,
                                              special_ids=special_ids, generator=generator)
+        if hasattr(model, "hidden") and hasattr(model, "head"):
+            # The output layer only where a prediction is asked: the same loss, far less work
+            # when the vocabulary is large (15% of the positions instead of all).
+            chosen = labels != masking.IGNORE_INDEX
+            return F.cross_entropy(model.head(model.hidden(inputs)[chosen]), labels[chosen])
         return losses.masked_token_loss(model(inputs), labels)
 
     return step
@@ -252,7 +259,7 @@ def masked_image_step(model: nn.Module, images: torch.Tensor, mask_ratio: float 
                       generator: torch.Generator | None = None) -> Callable:
     """A step function for :func:`fit` for masked image modelling: every image of the
     batch gets its own random patch mask (:func:`~sslbook.masking.random_patch_mask`)
-    and ``model.loss(images, mask)`` (e.g. :class:`~sslbook.models.PatchMaskedAutoencoder`)
+    and ``model.loss(images, mask)`` (e.g. :class:`~sslbook.attention.PatchMaskedAutoencoder`)
     scores the reconstruction of the hidden patches.
     """
     masking.check_ratio(mask_ratio)
@@ -304,3 +311,14 @@ def margin_toy(margin: float, steps: int = 60, n_per_class: int = 8, classes: in
     history = fit(lambda _: losses.margin_contrastive(points[i], points[j], same, margin=margin),
                   iter(int, 1), torch.optim.SGD([points], lr=lr), steps=steps, progress=False)
     return start, points.detach(), labels, history.loss
+
+
+@dataclass
+class Pretrained:
+    """What a pre-training recipe returns: the model (``model.encoder`` is the
+    representation, ``model.head`` the projection head), the history and the record
+    for a checkpoint."""
+
+    model: nn.Module
+    history: History
+    meta: dict

@@ -11,13 +11,14 @@ from sslbook import losses, recipes, train
 #: The layers, lowest first. A module may import only modules of its own layer or below.
 LAYERS = [
     {"_validate", "config"},
-    {"data", "cifar"},
+    {"data", "cifar", "text"},
     {"augment", "masking"},
-    {"models"},
+    {"models", "attention"},
     {"losses"},
     {"train", "checkpoints"},
-    {"recipes", "project"},
+    {"recipes", "project", "domains"},
     {"evaluate"},
+    {"applications"},
     {"plots"},
     {"widgets"},
     {"exercises"},

@@ -92,3 +92,18 @@ def test_crop_mode_with_full_area_and_no_jitter_is_the_identity():
     with pytest.raises(ValueError, match="crop_ratio"):
         augment.RandomViews(crop_scale=(0.5, 1.0), crop_ratio=(2.0, 1.0))
 
+
+
+def test_feature_corruption_replaces_a_rate_of_each_row_from_the_marginals():
+    pool = torch.randn(100, 10, generator=torch.Generator().manual_seed(0))
+    views = augment.FeatureCorruption(pool, rate=0.3)
+    x = torch.randn(50, 10) + 100
+    a, b = views.pair(x, torch.Generator().manual_seed(1))
+    assert torch.equal(a, x) and ((b != x).sum(1) == 3).all()
+    assert all(torch.isin(b[:, j][b[:, j] != x[:, j]], pool[:, j]).all() for j in range(10))
+    c = views(x, torch.Generator().manual_seed(2))
+    assert not torch.equal(b, c)
+    with pytest.raises(ValueError, match="rate must be in"):
+        augment.FeatureCorruption(pool, rate=1.5)
+    with pytest.raises(ValueError, match="x must have 10 features"):
+        views(torch.randn(4, 9))

@@ -93,3 +93,24 @@ def test_colour_augmentation_changes_hue_but_not_geometry():
         augment.RandomViews(hue=0.1)(torch.rand(2, 1, 8, 8))
     with pytest.raises(ValueError, match="hue"):
         augment.RandomViews(hue=0.7)
+
+
+def test_breast_cancer_is_standardised_on_the_training_rows():
+    d = data.load_breast_cancer()
+    assert d.x.shape == (569, 30) and d.classes == ("malignant", "benign") and len(d.train_idx) == 398
+    assert torch.allclose(d.x[d.train_idx].mean(0), torch.zeros(30), atol=1e-5)
+    assert not torch.allclose(d.x[d.test_idx].mean(0), torch.zeros(30), atol=1e-3)  # test rows not used
+    assert d.labels.bincount().tolist() == [212, 357]
+
+
+def test_mri_slice_ships_with_matplotlib():
+    mri = data.mri_slice()
+    assert mri.shape == (1, 256, 256) and mri.max() == 1 and mri.min() >= 0
+    assert 0.2 < (mri > 0.08).float().mean() < 0.7  # a head on a black background
+
+
+def test_as_colour_images():
+    x = data.as_colour_images(torch.rand(3, 1, 8, 8), size=16)
+    assert x.shape == (3, 3, 16, 16) and torch.equal(x[:, 0], x[:, 2])
+    with pytest.raises(ValueError, match="1 channel"):
+        data.as_colour_images(torch.rand(3, 3, 8, 8))

@@ -164,3 +164,13 @@ def test_kmeans_and_rank_signals():
         evaluate.kmeans(x, 5)
     z = torch.eye(4)
     assert evaluate.rank_signals(z, z) == {"top1": 1.0, "mean_rank": 1.0}
+
+
+def test_precision_at_k():
+    g = torch.Generator().manual_seed(0)
+    gallery, gy = torch.randn(100, 5, generator=g), torch.arange(100) % 4
+    assert evaluate.precision_at_k(gallery[:10], gy[:10], gallery, gy, k=1) == 1.0  # each finds itself
+    with pytest.raises(ValueError, match="k must be at most the gallery size"):
+        evaluate.precision_at_k(gallery, gy, gallery, gy, k=101)
+    with pytest.raises(ValueError, match="query_x must have 5 features"):
+        evaluate.precision_at_k(gallery[:, :3], gy, gallery, gy)

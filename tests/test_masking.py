@@ -62,3 +62,12 @@ def test_random_patch_mask_counts_per_row():
     assert len({tuple(r.tolist()) for r in m}) > 40  # drawn per sample
     with pytest.raises(ValueError, match="mask_ratio"):
         masking.random_patch_mask(2, 16, 0.0)
+
+
+def test_sliding_patches():
+    image = torch.arange(2 * 6 * 6, dtype=torch.float32).view(2, 6, 6)
+    p, grid = masking.sliding_patches(image, 4, 2)
+    assert grid == (2, 2) and p.shape == (4, 2, 4, 4)
+    assert torch.equal(p[1], image[:, 0:4, 2:6]) and torch.equal(p[2], image[:, 2:6, 0:4])
+    with pytest.raises(ValueError, match="size must be at most"):
+        masking.sliding_patches(image, 7, 1)

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from sslbook import masking, models
+from sslbook import models
 
 
 @pytest.mark.parametrize("channels,size", [(1, 8), (3, 32), (3, 17)])
@@ -96,30 +96,8 @@ def test_feature_queue_is_first_in_first_out():
         models.FeatureQueue(0, 2)
 
 
-def test_tiny_transformer_uses_context():
-    torch.manual_seed(0)
-    m = models.TinyTransformer(num_embeddings=12, dim=16, depth=1, heads=2, max_len=5)
-    a = m(torch.tensor([[1, 2, 3, 4, 5]]))
-    b = m(torch.tensor([[1, 2, 3, 4, 6]]))
-    assert a.shape == (1, 5, 12) and not torch.allclose(a[0, 0], b[0, 0])  # the last word changes the first
-    with pytest.raises(ValueError, match="L <= 5"):
-        m(torch.zeros(1, 6, dtype=torch.long))
-    with pytest.raises(ValueError, match="divisible by heads"):
-        models.TinyTransformer(10, dim=10, heads=4)
 
 
-def test_patch_autoencoder_loss_counts_only_masked_patches():
-    torch.manual_seed(0)
-    mae = models.PatchMaskedAutoencoder(image_size=8, patch=2, dim=16, depth=1, heads=2)
-    x = torch.rand(3, 1, 8, 8)
-    mask = masking.random_patch_mask(3, mae.num_patches, 0.5, generator=torch.Generator().manual_seed(0))
-    pred = mae(x, mask)
-    target = masking.patchify(x, 2)
-    assert pred.shape == target.shape == (3, 16, 4)
-    assert mae.loss(x, mask).item() == pytest.approx(((pred - target) ** 2)[mask].mean().item(), rel=1e-5)
-    assert mae.features(x).shape == (3, 16)
-    with pytest.raises(ValueError, match="patch must divide"):
-        models.PatchMaskedAutoencoder(image_size=8, patch=3)
 
 
 def test_cifar_resnet18_keeps_resolution_in_the_stem():
@@ -141,3 +119,11 @@ def test_feature_queue_exposes_its_pointer_and_buffer():
 
 def test_digits_encoder():
     assert models.encoder("digits")(torch.rand(2, 1, 8, 8)).shape == (2, 128)
+
+
+def test_mlp_encoder():
+    assert models.MLP(30, feature_dim=8)(torch.randn(5, 30)).shape == (5, 8)
+    with pytest.raises(ValueError, match="x must be N x 30"):
+        models.MLP(30)(torch.randn(5, 29))
+    with pytest.raises(ValueError, match="depth"):
+        models.MLP(30, depth=0)

@@ -41,3 +41,10 @@ def test_figures_draw(digits):
     with pytest.raises(ValueError, match="at least two boxes"):
         plots.pipeline_diagram([("a", None)])
 
+
+
+def test_few_label_curves():
+    ax = plots.few_label_curves({"a": {1: (0.5, 0.1), 5: (0.7, 0.05)}, "b": {1: (0.4, 0.1), 5: (0.8, 0.02)}}, "t")
+    assert len(ax.get_legend().get_texts()) == 2 and ax.get_xscale() == "log"
+    with pytest.raises(ValueError, match="curves must map"):
+        plots.few_label_curves({})

@@ -100,7 +100,7 @@ def test_main_writes_loadable_checkpoints_with_their_command(tmp_path, monkeypat
 # --- the checkpoints in the repository -----------------------------------------------
 
 def shipped():
-    return sorted(glob.glob(os.path.join(SHIPPED, "*.pt")))
+    return sorted(glob.glob(os.path.join(SHIPPED, "cifar10-*.pt")))
 
 
 def test_the_book_ships_small_checkpoints_for_every_kind_of_the_quick_recipe():
@@ -108,8 +108,19 @@ def test_the_book_ships_small_checkpoints_for_every_kind_of_the_quick_recipe():
     kinds = [*rec.pretrain_steps, *(f"supervised-{c}" for c in rec.supervised_steps)]
     names = {os.path.basename(p) for p in shipped()}
     assert names == {recipes.checkpoint_name(k, rec.arch) for k in kinds}
-    total = sum(os.path.getsize(p) for p in shipped())
-    assert total < 10 * 2**20, f"shipped checkpoints take {total / 2**20:.1f} MB"
+    every = glob.glob(os.path.join(SHIPPED, "*.pt"))
+    assert {os.path.basename(p) for p in every} == names | {"pydocs-mlm.pt"}
+    total = sum(os.path.getsize(p) for p in every)
+    assert total < 16 * 2**20, f"shipped checkpoints take {total / 2**20:.1f} MB"
+
+
+def test_the_shipped_language_model_matches_its_recipe():
+    from sslbook import domains
+
+    model, vocab, meta = domains.load_language(os.path.join(SHIPPED, "pydocs-mlm.pt"))
+    assert meta["command"] == "SSLBOOK_BUDGET=quick python -m sslbook.recipes --out chapters/checkpoints --only mlm"
+    assert meta["steps"] == domains.LANGUAGE.steps == len(meta["loss"]) and len(vocab) == domains.LANGUAGE.vocab_size
+    assert sum(meta["loss"][-100:]) / 100 < sum(meta["loss"][:100]) / 100 - 1  # it learned
 
 
 @pytest.mark.parametrize("path", shipped(), ids=os.path.basename)

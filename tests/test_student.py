@@ -105,9 +105,9 @@ def test_student_copy_fails_at_every_exercise_with_the_checkers_message(md, tmp_
             assert re.match(r"Exercise \d+\.\d+: not answered yet", errs[0].evalue), errs[0].evalue
         else:
             assert not errors(cell), f"cell {i} failed in the student copy: {errors(cell)[0].evalue}"
-    if "cifar10_or_stand_in" in text:
+    if "cifar10_or_stand_in()" in text:
         first = "".join(o.get("text", "") for o in nb.cells[next(i for i, c in enumerate(nb.cells)
-                                                              if "cifar10_or_stand_in" in c.source)].outputs)
+                                                              if "cifar10_or_stand_in()" in c.source)].outputs)
         assert "STAND-IN, not CIFAR-10" in first and "CIFAR-10 IS NOT AVAILABLE HERE" in first, first
 
 

@@ -4,7 +4,7 @@ import time
 import pytest
 import torch
 
-from sslbook import augment, models, train
+from sslbook import attention, augment, models, train
 
 
 def quadratic():
@@ -178,7 +178,7 @@ def test_mlm_step_scores_only_the_hidden_tokens():
 
     corpus = data.make_corpus(64)
     V = corpus.vocab_size
-    model = models.TinyTransformer(V + 1, dim=16, depth=1, heads=2, max_len=corpus.ids.shape[1])
+    model = attention.TinyTransformer(V + 1, dim=16, depth=1, heads=2, max_len=corpus.ids.shape[1])
     g1, g2 = torch.Generator().manual_seed(1), torch.Generator().manual_seed(1)
     loss = train.mlm_step(model, corpus.ids, V, V, 0.15, special_ids=(0,), generator=g1)(torch.arange(16))
     inputs, labels = masking.mask_tokens(corpus.ids[:16], 0.15, V, V, special_ids=(0,), generator=g2)
@@ -189,7 +189,7 @@ def test_mlm_step_scores_only_the_hidden_tokens():
 
 def test_masked_image_step_lowers_the_reconstruction_loss(digits):
     torch.manual_seed(0)
-    mae = models.PatchMaskedAutoencoder(image_size=8, patch=2, dim=16, depth=1, heads=2)
+    mae = attention.PatchMaskedAutoencoder(image_size=8, patch=2, dim=16, depth=1, heads=2)
     g = torch.Generator().manual_seed(0)
     h = train.fit(train.masked_image_step(mae, digits.x_train, 0.5, g), train.shuffled_batches(len(digits.x_train), 64, g),
                   torch.optim.AdamW(mae.parameters(), lr=3e-3), steps=40, progress=False)

@@ -94,3 +94,19 @@ def test_result_browser_and_augmentation_chooser():
     with pytest.raises(ValueError, match="run must be a function"):
         widgets.AugmentationChooser({"a": True}, run=None)
 
+
+
+def test_frame_explorer_links_its_controls_in_the_page():
+    import ipywidgets as w
+    import matplotlib.pyplot as plt
+
+    ex = widgets.FrameExplorer({"a": (plt.figure(), "first"), "b": (b"\x89PNG", "second")}, play=True)
+    assert ex.options == ("a", "b") and ex.stack.selected_index == 0
+    assert isinstance(ex.link, w.Link)
+    assert ex.link.source == (ex.control, "index") and ex.link.target == (ex.stack, "selected_index")
+    grouped = widgets.FrameExplorer({"g1": {"x": (plt.figure(), "1")}, "g2": {"y": (plt.figure(), "2")}})
+    assert grouped.options == ("g1", "g2") and len(grouped.stack.children) == 2
+    with pytest.raises(ValueError, match="value must be one of"):
+        widgets.FrameExplorer({"a": (plt.figure(), "")}, value="z")
+    with pytest.raises(ValueError, match="frames must be a non-empty dict"):
+        widgets.FrameExplorer({})

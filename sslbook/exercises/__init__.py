@@ -19,8 +19,17 @@ from .ch3 import (
 )
 from .ch4 import check_bits, check_margin_gradient, check_predicted_loss
 from .ch5 import check_article_params, check_knn, check_queue
+from .ch6 import (
+           check_chance_precision,
+           check_corruption,
+           check_mean_pool,
+           check_nearest_words,
+           check_precision_at_k,
+           check_verdict,
+)
 
 __all__ = ["ExerciseError", "SCENARIOS", "SIGNAL_KINDS", "check_article_params", "check_bert_masking", "check_bits",
            "check_collapse_std", "check_ideal_loss", "check_knn", "check_labels_needed", "check_margin_gradient",
            "check_positive_top1", "check_predicted_loss", "check_queue", "check_signal_kinds", "check_triplet",
-           "check_which_factor"]
+           "check_which_factor", "check_chance_precision", "check_corruption", "check_mean_pool",
+           "check_nearest_words", "check_precision_at_k", "check_verdict"]

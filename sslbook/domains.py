@@ -1,0 +1,114 @@
+"""Recipes of the application domains of chapter 6: masked language modelling on
+Python's own documentation, and SCARF on table rows. (The image recipes are in
+:mod:`sslbook.recipes`, whose command line also makes the language checkpoint.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from . import _validate, attention, augment, losses, models, text
+from .checkpoints import load_checkpoint, record
+from .train import Pretrained, fit, mlm_step, shuffled_batches, simclr_step
+
+
+@dataclass(frozen=True)
+class LanguageRecipe:
+    """Masked language modelling on Python's own documentation (:func:`sslbook.text.python_docs`)."""
+
+    vocab_size: int = 4000
+    max_len: int = 64
+    dim: int = 96
+    depth: int = 2
+    heads: int = 4
+    dropout: float = 0.1
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 0.01
+    mask_ratio: float = 0.15
+    steps: int = 9000
+
+    def model(self, vocab: text.Vocab) -> attention.TinyTransformer:
+        """A fresh Transformer for ``vocab`` (its ``[MASK]`` id is the last embedding)."""
+        return attention.TinyTransformer(len(vocab) + 1, dim=self.dim, depth=self.depth, heads=self.heads,
+                                         max_len=self.max_len, dropout=self.dropout, pad_id=text.Vocab.PAD)
+
+
+LANGUAGE = LanguageRecipe()
+
+
+def pretrain_language(docs: text.PythonDocs, recipe: LanguageRecipe = LANGUAGE, *, steps: int | None = None,
+                      seconds: float | None = None, seed: int = 0, progress: bool = True):
+    """Build the vocabulary of ``docs.pretraining`` and pre-train a Transformer on it by
+    masked language modelling; returns ``(model, vocab, meta)``. The meta records the
+    vocabulary's words, so that :func:`load_language` rebuilds both from a checkpoint."""
+    steps = recipe.steps if steps is None and seconds is None else steps
+    vocab = text.Vocab.build(docs.pretraining, recipe.vocab_size)
+    ids = vocab.encode(text.chunks(docs.pretraining, recipe.max_len), recipe.max_len)
+    torch.manual_seed(seed)
+    model = recipe.model(vocab)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
+    scheduler = None if steps is None else torch.optim.lr_scheduler.OneCycleLR(optimizer, recipe.lr, total_steps=steps)
+    g = torch.Generator().manual_seed(seed)
+    step = mlm_step(model, ids, vocab.mask_id, len(vocab), recipe.mask_ratio, (text.Vocab.PAD,), g)
+    history = fit(step, shuffled_batches(len(ids), recipe.batch_size, g), optimizer, steps=steps, seconds=seconds,
+                  scheduler=scheduler, model=model, progress=progress, desc="masked language model")
+    meta = record(history, len(ids), recipe.batch_size, method="mlm", lr=recipe.lr, vocab=vocab.words,
+                 dim=recipe.dim, depth=recipe.depth)
+    return model, vocab, meta
+
+
+def load_language(path, recipe: LanguageRecipe = LANGUAGE):
+    """The model and vocabulary saved by ``python -m sslbook.recipes --only mlm``; returns
+    ``(model, vocab, meta)``."""
+    blob = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(blob, dict) or "vocab" not in blob.get("meta", {}):
+        raise ValueError(f"{path} is not a language checkpoint of sslbook (no vocabulary in its meta)")
+    vocab = text.Vocab(blob["meta"]["vocab"])
+    model = recipe.model(vocab)
+    meta = load_checkpoint(path, model)
+    return model, vocab, meta
+
+
+@dataclass(frozen=True)
+class TabularRecipe:
+    """SCARF (Bahri et al., 2022) on table rows: an MLP encoder, NT-Xent between a row and
+    a copy with ``rate`` of its features replaced from their marginals."""
+
+    hidden_dim: int = 128
+    feature_dim: int = 64
+    out_dim: int = 32
+    rate: float = 0.6
+    batch_size: int = 128
+    lr: float = 1e-3
+    steps: int = 2000
+
+
+TABULAR = TabularRecipe()
+
+
+def pretrain_scarf(rows: torch.Tensor, recipe: TabularRecipe = TABULAR, *, steps: int | None = None,
+                   seed: int = 0, progress: bool = True) -> Pretrained:
+    """Pre-train an MLP encoder on unlabelled ``rows`` (N x D, standardised) with SCARF;
+    ``model.encoder`` is the representation.
+
+    >>> run = pretrain_scarf(torch.randn(64, 5), steps=2, progress=False); run.meta["steps"]
+    2
+    """
+    _validate.tensor("rows", rows, ndim=2, floating=True)
+    steps = recipe.steps if steps is None else steps
+    _validate.positive_int("steps", steps)
+    torch.manual_seed(seed)
+    encoder = models.MLP(rows.shape[1], recipe.hidden_dim, recipe.feature_dim)
+    model = models.SimCLRModel(encoder, models.ProjectionHead(recipe.feature_dim, recipe.out_dim))
+    optimizer = torch.optim.Adam(model.parameters(), lr=recipe.lr)
+    g = torch.Generator().manual_seed(seed)
+    views = augment.FeatureCorruption(rows, recipe.rate)
+    batch_size = min(recipe.batch_size, len(rows))
+    history = fit(simclr_step(model, rows, views, losses.TEMPERATURES["scarf"], g),
+                  shuffled_batches(len(rows), batch_size, g), optimizer, steps=steps, model=model,
+                  progress=progress, desc="SCARF")
+    meta = record(history, len(rows), batch_size, method="scarf", lr=recipe.lr, rate=recipe.rate)
+    return Pretrained(model, history, meta)

@@ -1,0 +1,39 @@
+"""sslbook.text: the words, the vocabulary and the Python documentation corpus."""
+import pytest
+import torch
+
+from sslbook import text
+
+
+def test_words_and_vocab_round_trip():
+    assert text.words("Open a FILE, read 2 lines.") == ["open", "a", "file", "read", "2", "lines"]
+    v = text.Vocab.build(["open a file", "open a socket", "close a file"], max_size=10, min_count=2)
+    assert v.words == ["[PAD]", "[UNK]", "a", "file", "open"] and v.mask_id == 5
+    ids = v.encode(["open the file", ""], max_len=4)
+    assert ids.tolist() == [[4, 1, 3, 0], [0, 0, 0, 0]] and v.decode(ids[0]) == "open [UNK] file"
+
+
+def test_vocab_rejects_bad_input():
+    with pytest.raises(ValueError, match="max_size must be an integer >= 3"):
+        text.Vocab.build(["a"], max_size=2)
+    with pytest.raises(ValueError, match="must start with"):
+        text.Vocab(["a", "b"])
+    with pytest.raises(ValueError, match="text must be a str"):
+        text.words(3)
+
+
+def test_chunks_cut_long_texts():
+    pieces = text.chunks([" ".join(["w"] * 100), "too short"], length=48)
+    assert [len(p.split()) for p in pieces] == [48, 48]  # the last 4 words are kept, 2 are dropped
+    assert len(text.chunks([" ".join(["w"] * 52)], length=48)) == 2
+
+
+def test_python_docs_is_labelled_split_and_keeps_test_text_out_of_pre_training():
+    docs = text.python_docs()
+    assert len(docs.texts) == len(docs.labels) > 500 and docs.families == tuple(text.FAMILIES)
+    assert set(docs.labels.tolist()) == set(range(len(text.FAMILIES)))
+    assert len(set(docs.train_idx.tolist()) & set(docs.test_idx.tolist())) == 0
+    pre = set(docs.pretraining)
+    assert not any(docs.texts[i] in pre for i in docs.test_idx.tolist())
+    assert all(docs.texts[i] in pre for i in docs.train_idx[:50].tolist())
+    assert len(docs.pretraining) > 1000 and torch.equal(text.python_docs().labels, docs.labels)  # deterministic
