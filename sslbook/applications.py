@@ -1,11 +1,12 @@
 """Chapter 6's three domains as features with labels, so that every representation is
 judged the same way: a few-label linear probe on frozen features, repeated over label
-draws (:func:`curves`).
+draws (:func:`scores`), and two representations are compared draw by draw (:func:`verdict`).
 
 - :func:`vision_transfer`: scikit-learn's digits, which chapter 5's CIFAR-10 encoders
   never saw, against raw pixels and the same network untrained;
 - :func:`language`: docstrings of Python's standard library, by module family: a
-  masked language model's sentence features against TF-IDF and the untrained model;
+  masked language model's sentence features against TF-IDF, TF-IDF with LSA and the
+  untrained model;
 - :func:`tabular`: the Wisconsin breast cancer measurements: SCARF against the raw
   measurements and the untrained network.
 
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from . import _validate, checkpoints, data, domains, evaluate, models, text
@@ -39,12 +41,25 @@ class Features:
     extra: dict
 
 
-def curves(features: Features, counts=COUNTS, *, repeats: int = 10, seed: int = 0) -> dict:
-    """``{name: {labels per class: (mean, std)}}``: the few-label probe of every
-    representation, on the same label draws (:func:`sslbook.evaluate.labels_per_class_curve`)."""
-    return {name: evaluate.labels_per_class_curve(tr, features.y_train, te, features.y_test, tuple(counts),
-                                                  repeats=repeats, seed=seed)
-            for name, (tr, te) in features.reps.items()}
+def scores(features: Features, counts=COUNTS, *, repeats: int = 10, seed: int = 0) -> dict:
+    """``{name: {labels per class: accuracies}}``: the few-label probe of every representation
+    on the same ``repeats`` label draws (:func:`sslbook.evaluate.few_label_scores`), so that
+    two representations can be compared draw by draw (:func:`verdict`). A count at least the
+    size of the smallest class uses every training label once (one score)."""
+    smallest = int(torch.as_tensor(features.y_train).bincount().min())
+    out = {}
+    for name, (tr, te) in features.reps.items():
+        out[name] = {c: (evaluate.few_label_scores(tr, features.y_train, te, features.y_test, c,
+                                                   repeats=repeats, seed=seed) if c < smallest else
+                         np.array([evaluate.linear_probe(tr, features.y_train, te, features.y_test)]))
+                     for c in counts}
+    return out
+
+
+def curves(score_table: dict) -> dict:
+    """``{name: {count: (mean, sample std)}}`` from :func:`scores`, for tables and figures."""
+    return {name: {c: (float(np.mean(v)), float(np.std(v, ddof=1)) if len(v) > 1 else 0.0) for c, v in row.items()}
+            for name, row in score_table.items()}
 
 
 def _checkpoint(folder: Path, kind: str, model: torch.nn.Module) -> dict:
@@ -69,14 +84,18 @@ def cifar_encoders(folder) -> dict:
     return {name: enc.eval() for name, enc in encoders.items()}
 
 
-def vision_transfer(folder) -> Features:
+def vision_transfer(folder, adapt: bool = True) -> Features:
     """Digits (8 x 8 grey) seen by chapter 5's CIFAR-10 encoders as 32 x 32 colour images,
-    against the raw 64 pixels."""
+    against the raw 64 pixels. With ``adapt`` every encoder's batch-norm statistics are
+    re-estimated on the digits' training images first (:func:`sslbook.evaluate.adapt_batchnorm`),
+    the untrained one's included, so that no encoder normalises digits by CIFAR-10's statistics."""
     digits = data.load_digits()
     x = data.as_colour_images(digits.images)
     reps = {"raw pixels": (digits.x_train.flatten(1), digits.x_test.flatten(1))}
     encoders = cifar_encoders(folder)
     for name, enc in encoders.items():
+        if adapt:
+            evaluate.adapt_batchnorm(enc, x[digits.train_idx])
         f = evaluate.embed(enc, x)
         reps[name] = (f[digits.train_idx], f[digits.test_idx])
     return Features("digits, with encoders trained on CIFAR-10", reps, digits.y_train, digits.y_test,
@@ -92,23 +111,28 @@ def sentence_features(model, ids: torch.Tensor, batch_size: int = 256) -> torch.
 
 
 def language(checkpoint) -> Features:
-    """Docstrings by module family: TF-IDF (fitted on the training docstrings), the
-    untrained Transformer and the one pre-trained by masked language modelling."""
+    """Docstrings by module family, tested on docstrings whose function or class has no
+    docstring in the training split: two classical baselines fitted on the same unlabelled
+    text as the language model (TF-IDF, and TF-IDF reduced to the model's width by LSA),
+    the untrained Transformer and the one pre-trained by masked language modelling."""
     docs = text.python_docs()
     model, vocab, meta = domains.load_language(checkpoint)
     torch.manual_seed(0)
     untrained = domains.LANGUAGE.model(vocab)
     ids = vocab.encode(list(docs.texts), domains.LANGUAGE.max_len)
-    tr, te = docs.train_idx, docs.test_idx
-    tfidf = TfidfVectorizer(sublinear_tf=True, min_df=2).fit([docs.texts[i] for i in tr.tolist()])
-    t = torch.tensor(tfidf.transform(list(docs.texts)).toarray(), dtype=torch.float32)
-    reps = {"TF-IDF": (t[tr], t[te])}
+    tr, te = docs.train_idx, docs.unseen_test_idx
+    tfidf = TfidfVectorizer(sublinear_tf=True, min_df=2).fit(docs.pretraining)
+    sparse = tfidf.transform(list(docs.texts))
+    lsa = TruncatedSVD(domains.LANGUAGE.dim, random_state=0).fit(tfidf.transform(docs.pretraining))
+    t = torch.tensor(sparse.toarray(), dtype=torch.float32)
+    z = torch.tensor(lsa.transform(sparse), dtype=torch.float32)
+    reps = {"TF-IDF": (t[tr], t[te]), "TF-IDF + LSA": (z[tr], z[te])}
     for name, m in (("untrained Transformer", untrained), ("masked language model", model)):
         f = sentence_features(m, ids)
         reps[name] = (f[tr], f[te])
     return Features("Python docstrings by module family", reps, docs.labels[tr], docs.labels[te], docs.families,
                     {"docs": docs, "model": model, "untrained": untrained, "vocab": vocab, "meta": meta,
-                     "tfidf": tfidf})
+                     "tfidf": tfidf, "test_idx": te})
 
 
 def tabular(steps: int | None = None, seed: int = 0) -> Features:
@@ -127,18 +151,24 @@ def tabular(steps: int | None = None, seed: int = 0) -> Features:
                     {"run": run, "data": d})
 
 
-def verdict(mean_a: float, std_a: float, mean_b: float, std_b: float, repeats: int) -> str:
-    """``"a"`` or ``"b"`` when that mean is higher by more than two standard errors of the
-    difference, ``sqrt((std_a^2 + std_b^2) / repeats)`` (independent draws: conservative
-    when both were measured on the same draws), else ``"tie"``.
+def verdict(scores_a, scores_b, margin: float = 0.0) -> str:
+    """Which of two representations scores higher on the same label draws: ``"a"`` or
+    ``"b"`` when the mean of the paired differences ``a - b`` is beyond ``margin`` plus
+    two of its standard errors, ``sd(a - b) / sqrt(r)``; else ``"tie"`` (no difference
+    detectable with these draws, which is not evidence of no difference).
 
-    >>> verdict(0.9, 0.02, 0.85, 0.02, 10), verdict(0.9, 0.1, 0.85, 0.1, 10)
+    >>> verdict([0.90, 0.80, 0.70], [0.85, 0.76, 0.64]), verdict([0.9, 0.7], [0.7, 0.9])
     ('a', 'tie')
     """
-    _validate.positive_int("repeats", repeats)
-    se = float(np.sqrt((std_a ** 2 + std_b ** 2) / repeats))
-    if mean_a - mean_b > 2 * se:
+    a, b = np.asarray(scores_a, dtype=float), np.asarray(scores_b, dtype=float)
+    if a.shape != b.shape or a.ndim != 1 or len(a) == 0:
+        raise ValueError(f"scores_a and scores_b must be paired 1-D sequences of the same length, "
+                         f"got shapes {a.shape} and {b.shape}")
+    _validate.positive("margin", margin, allow_zero=True)
+    diff = a - b
+    se = float(np.std(diff, ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else 0.0
+    if diff.mean() > margin + 2 * se:
         return "a"
-    if mean_b - mean_a > 2 * se:
+    if -diff.mean() > margin + 2 * se:
         return "b"
     return "tie"

@@ -165,6 +165,21 @@ def kmeans(x, k: int, *, seed: int = 0, n_init: int = 10, normalize: bool = True
     return KMeans(n_clusters=k, n_init=n_init, random_state=seed).fit_predict(x)
 
 
+def few_label_scores(train_x, train_y, test_x, test_y, per_class: int = 5, *, repeats: int = 10,
+                     seed: int = 0) -> np.ndarray:
+    """Linear-probe accuracy of each of ``repeats`` random draws of ``per_class`` labelled
+    training samples per class. Draw ``r`` uses seed ``seed + r``, so two representations
+    of the same samples scored with the same seed see the same labelled samples: their
+    scores are paired, draw by draw."""
+    train_x, train_y = _features_labels(train_x, train_y, "train_")
+    _validate.positive_int("repeats", repeats)
+    scores = []
+    for r in range(repeats):
+        idx = few_labels(torch.as_tensor(train_y), per_class, seed=seed + r).numpy()
+        scores.append(linear_probe(train_x[idx], train_y[idx], test_x, test_y))
+    return np.array(scores)
+
+
 def few_label_probe(train_x, train_y, test_x, test_y, per_class: int = 5, *, repeats: int = 10,
                     seed: int = 0) -> tuple[float, float]:
     """Linear-probe accuracy with only ``per_class`` labelled training samples per class.
@@ -172,13 +187,8 @@ def few_label_probe(train_x, train_y, test_x, test_y, per_class: int = 5, *, rep
     Averaged over ``repeats`` random draws of the labelled set, since one draw
     of 5 images per class is noisy. Returns ``(mean, standard deviation)``.
     """
-    train_x, train_y = _features_labels(train_x, train_y, "train_")
-    _validate.positive_int("repeats", repeats)
-    accs = []
-    for r in range(repeats):
-        idx = few_labels(torch.as_tensor(train_y), per_class, seed=seed + r).numpy()
-        accs.append(linear_probe(train_x[idx], train_y[idx], test_x, test_y))
-    return float(np.mean(accs)), float(np.std(accs))
+    scores = few_label_scores(train_x, train_y, test_x, test_y, per_class, repeats=repeats, seed=seed)
+    return float(np.mean(scores)), float(np.std(scores))
 
 
 def labels_per_class_curve(train_x, train_y, test_x, test_y, counts=(1, 2, 5, 10, 20, 50), *,
@@ -262,6 +272,28 @@ def precision_at_k(query_x, query_y, gallery_x, gallery_y, *, k: int = 10) -> fl
     g = torch.nn.functional.normalize(torch.as_tensor(gallery_x, dtype=torch.float32), dim=1)
     nearest = (q @ g.T).topk(k, dim=1).indices.numpy()
     return float((gallery_y[nearest] == query_y[:, None]).mean())
+
+
+@torch.no_grad()
+def adapt_batchnorm(encoder: torch.nn.Module, x: torch.Tensor, batch_size: int = 256) -> torch.nn.Module:
+    """AdaBN (Li et al., 2016): re-estimate every batch-norm layer's running mean and
+    variance on ``x`` (the new data), weights unchanged, so that a frozen encoder
+    normalises the new data by its own statistics rather than by those of the data it
+    was trained on. Returns ``encoder`` in evaluation mode.
+    """
+    _validate.positive_int("batch_size", batch_size)
+    norms = [m for m in encoder.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # a cumulative average over every batch
+    encoder.train()
+    param = next(encoder.parameters(), None)
+    dev = param.device if param is not None else torch.device("cpu")
+    for i in range(0, len(x), batch_size):
+        encoder(x[i:i + batch_size].to(dev))
+    for m in norms:
+        m.momentum = 0.1
+    return encoder.eval()
 
 
 def rank_signals(z1, z2) -> dict[str, float]:

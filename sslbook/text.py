@@ -117,8 +117,9 @@ def chunks(texts, length: int = 48) -> list[str]:
     return out
 
 
-def _docstrings(module_name: str) -> list[str]:
-    """Docstrings (at least 5 words) of a module's public functions, classes and their methods."""
+def _docstrings(module_name: str) -> list[tuple[str, str]]:
+    """``(docstring, owner)`` pairs (docstrings of at least 5 words) of a module's public
+    functions, classes and their methods; a method's owner is its class."""
     module = importlib.import_module(module_name)
     found = []
     with warnings.catch_warnings():  # e.g. typing.io's deprecation, raised by merely reading its __doc__
@@ -131,21 +132,32 @@ def _docstrings(module_name: str) -> list[str]:
             for member in members:
                 doc = inspect.getdoc(member)
                 if doc and len(doc.split()) >= 5:
-                    found.append(doc)
+                    found.append((doc, f"{module_name}.{name}"))
     return found
 
 
 @dataclass(frozen=True)
 class PythonDocs:
-    """The task's docstrings with their family label and a fixed split, and the
-    unlabelled pre-training texts (which exclude the task's test docstrings)."""
+    """The task's docstrings with their family label, their owner (a function, or the
+    class of a method) and a fixed split, and the unlabelled pre-training texts (which
+    exclude the task's test docstrings).
+
+    ``unseen_test_idx`` keeps the test docstrings whose owner has no docstring in the
+    training split: a method's siblings can share most of its words, and the training
+    docstrings are part of the pre-training text."""
 
     texts: tuple[str, ...]
     labels: torch.Tensor
     families: tuple[str, ...]
+    owners: tuple[str, ...]
     train_idx: torch.Tensor
     test_idx: torch.Tensor
     pretraining: tuple[str, ...]
+
+    @property
+    def unseen_test_idx(self) -> torch.Tensor:
+        seen = {self.owners[i] for i in self.train_idx.tolist()}
+        return torch.tensor([i for i in self.test_idx.tolist() if self.owners[i] not in seen], dtype=torch.long)
 
 
 def python_docs(test_size: float = 0.3, seed: int = 0) -> PythonDocs:
@@ -153,16 +165,17 @@ def python_docs(test_size: float = 0.3, seed: int = 0) -> PythonDocs:
     stratified split) and the pre-training text: ``pydoc_data.topics``, the docstrings of
     :data:`OTHER_MODULES` and the task's *training* docstrings, without their labels.
     """
-    texts, labels, seen = [], [], set()
+    texts, labels, owners, seen = [], [], [], set()
     for label, modules in enumerate(FAMILIES.values()):
         for m in modules:
-            for doc in _docstrings(m):
+            for doc, owner in _docstrings(m):
                 if doc not in seen:
                     seen.add(doc)
                     texts.append(doc)
                     labels.append(label)
+                    owners.append(owner)
     labels = torch.tensor(labels)
     train_idx, test_idx = stratified_split(labels, test_size=test_size, seed=seed)
-    other = [d for m in OTHER_MODULES for d in _docstrings(m) if d not in seen]
+    other = [d for m in OTHER_MODULES for d, _ in _docstrings(m) if d not in seen]
     pretraining = [*pydoc_data.topics.topics.values(), *other, *(texts[i] for i in train_idx.tolist())]
-    return PythonDocs(tuple(texts), labels, tuple(FAMILIES), train_idx, test_idx, tuple(pretraining))
+    return PythonDocs(tuple(texts), labels, tuple(FAMILIES), tuple(owners), train_idx, test_idx, tuple(pretraining))

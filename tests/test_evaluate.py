@@ -174,3 +174,14 @@ def test_precision_at_k():
         evaluate.precision_at_k(gallery, gy, gallery, gy, k=101)
     with pytest.raises(ValueError, match="query_x must have 5 features"):
         evaluate.precision_at_k(gallery[:, :3], gy, gallery, gy)
+
+
+def test_adapt_batchnorm_re_estimates_statistics_on_new_data():
+    torch.manual_seed(0)
+    enc = models.SmallCNN(1, widths=(4, 8), feature_dim=4)
+    x = torch.rand(64, 1, 8, 8) * 5 + 3
+    evaluate.adapt_batchnorm(enc, x, batch_size=16)
+    bn = enc.net[1]
+    first = enc.net[0](x)
+    assert torch.allclose(bn.running_mean, first.mean(dim=(0, 2, 3)), atol=1e-4) and not enc.training
+    assert bn.momentum == 0.1

@@ -95,6 +95,14 @@ def corrupt(x, pool_, rate, generator):
     return torch.where(mask, pool_[donors, torch.arange(d)], x)
 
 
+def one_donor(x, pool_, rate, generator):
+    n, d = x.shape
+    chosen = torch.rand(n, d, generator=generator).argsort(dim=1)[:, :round(rate * d)]
+    mask = torch.zeros(n, d, dtype=torch.bool).scatter_(1, chosen, True)
+    donor = torch.randint(len(pool_), (n,), generator=generator)
+    return torch.where(mask, pool_[donor], x)
+
+
 def test_corruption_checker():
     exercises.check_corruption(corrupt)
     from sslbook.augment import FeatureCorruption
@@ -107,6 +115,8 @@ def test_corruption_checker():
                          (same_columns, "same features replaced"),
                          (lambda x, p, r, g: corrupt(x, torch.randn_like(p), r, g), "not a value of feature"),
                          (lambda x, p, r, g: corrupt(x, p, r, torch.Generator().manual_seed(0)), "generator"),
+                         (lambda x, p, r, g: corrupt(x, p, r, None), "same generator seed"),
+                         (one_donor, "one pool row"),
                          (lambda x, p, r, g: corrupt(x, p, r, fixed)[:5], "shaped like x")]:
         with pytest.raises(ExerciseError, match=match):
             exercises.check_corruption(wrong)
@@ -114,9 +124,17 @@ def test_corruption_checker():
 
 def test_verdict_checker():
     exercises.check_verdict(applications.verdict)
-    for wrong, match in [(lambda ma, sa, mb, sb, r: "a" if ma > mb else "b" if mb > ma else "tie", "within two"),
-                         (lambda ma, sa, mb, sb, r: applications.verdict(ma, sa, mb, sb, 1), "more repeats"),
-                         (lambda *a: "yes", "Answer 'a', 'b' or 'tie'"),
-                         (lambda *a: None, "not answered")]:
+    exercises.check_verdict(lambda a, b: applications.verdict(np.array(a), np.array(b)))
+
+    def independent(a, b):  # treats shared draws as independent: misses a consistent gain
+        se = np.sqrt((np.var(a, ddof=1) + np.var(b, ddof=1)) / len(a))
+        d = np.mean(a) - np.mean(b)
+        return "a" if d > 2 * se else "b" if -d > 2 * se else "tie"
+
+    for wrong, match in [(lambda a, b: "a" if np.mean(a) > np.mean(b) else "b" if np.mean(b) > np.mean(a)
+                          else "tie", "within two standard errors"),
+                         (independent, "compare draw by draw"),
+                         (lambda a, b: "yes", "Answer 'a', 'b' or 'tie'"),
+                         (lambda a, b: None, "not answered")]:
         with pytest.raises(ExerciseError, match=match):
             exercises.check_verdict(wrong)

@@ -102,7 +102,7 @@ def test_frame_explorer_links_its_controls_in_the_page():
 
     ex = widgets.FrameExplorer({"a": (plt.figure(), "first"), "b": (b"\x89PNG", "second")}, play=True)
     assert ex.options == ("a", "b") and ex.stack.selected_index == 0
-    assert isinstance(ex.link, w.Link)
+    assert isinstance(ex.link, w.widgets.widget_link.Link)
     assert ex.link.source == (ex.control, "index") and ex.link.target == (ex.stack, "selected_index")
     grouped = widgets.FrameExplorer({"g1": {"x": (plt.figure(), "1")}, "g2": {"y": (plt.figure(), "2")}})
     assert grouped.options == ("g1", "g2") and len(grouped.stack.children) == 2

@@ -156,29 +156,55 @@ def check_corruption(fn) -> None:
         outs.append(out)
     if torch.equal(outs[1], outs[2]):
         _fail("6.5", "two different generators gave the same corruption: use the generator for every draw.")
+    again = _call("6.5", fn, "corrupt", x.clone(), pool.clone(), 0.6, torch.Generator().manual_seed(1))
+    if not torch.equal(torch.as_tensor(again, dtype=torch.float32), outs[1]):
+        _fail("6.5", "the same generator seed gave a different corruption: draw every random number from "
+                     "`generator`, nothing from the global random state.")
+    one_donor = 0
+    for row, row_changed in zip(outs[1], outs[1] != x):
+        sources = {int((pool[:, j] == row[j]).nonzero()[0, 0]) for j in row_changed.nonzero().flatten().tolist()}
+        one_donor += len(sources) == 1
+    if one_donor == len(x):
+        _fail("6.5", "every row takes all its replacements from one pool row: draw a separate random pool row "
+                     "for each replaced feature (each feature from its own marginal).")
     _passed("6.5", "corrupt replaces a random rate of each row's features by draws from their marginals.")
 
 
+def _paired_verdict(a, b):
+    diff = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
+    se = diff.std(ddof=1) / math.sqrt(len(diff))
+    return "a" if diff.mean() > 2 * se else "b" if -diff.mean() > 2 * se else "tie"
+
+
 def check_verdict(fn) -> None:
-    """Exercise 6.6: ``fn(mean_a, std_a, mean_b, std_b, repeats)`` is ``"a"`` or ``"b"`` when
-    that one's mean is higher by more than twice the standard error of the difference,
-    ``sqrt((std_a^2 + std_b^2) / repeats)``, and ``"tie"`` otherwise."""
-    cases = [(0.90, 0.02, 0.85, 0.02, 10), (0.90, 0.10, 0.85, 0.10, 10), (0.80, 0.05, 0.83, 0.01, 20),
-             (0.80, 0.05, 0.83, 0.01, 2), (0.5, 0.0, 0.5, 0.0, 5), (0.70, 0.03, 0.69, 0.03, 100)]
-    for case in cases:
-        got = _call("6.6", fn, "verdict", *case)
+    """Exercise 6.6: ``fn(scores_a, scores_b)`` compares two representations scored on the
+    same label draws: ``"a"`` or ``"b"`` when the mean paired difference is beyond two of its
+    standard errors, ``sd(a - b, ddof=1) / sqrt(r)``, else ``"tie"``."""
+    g = np.random.default_rng(66)
+    draw = g.normal(0, 0.05, 10)                      # what each label draw does to both
+    cases = [
+        (0.80 + draw + 0.02, 0.80 + draw + g.normal(0, 0.005, 10)),   # small, consistent gain: paired sees it
+        (0.80 + g.normal(0, 0.05, 10), 0.78 + g.normal(0, 0.05, 10)),  # noisy: a tie
+        (0.70 + draw, 0.75 + draw + g.normal(0, 0.01, 10)),            # b wins
+        (0.70 + draw[:3], 0.69 + draw[:3] + np.array([0.02, -0.02, 0.0])),  # three draws only: a tie
+        (np.full(5, 0.9), np.full(5, 0.9)),                            # identical
+    ]
+    for a, b in cases:
+        got = _call("6.6", fn, "verdict", [float(v) for v in a], [float(v) for v in b])
         if got is None:
             _unanswered("6.6", "verdict returned None.")
-        ma, sa, mb, sb, r = case
-        se = math.sqrt((sa ** 2 + sb ** 2) / r)
-        right = "a" if ma - mb > 2 * se else "b" if mb - ma > 2 * se else "tie"
+        right = _paired_verdict(a, b)
         if got == right:
             continue
-        where = f"means {ma} vs {mb}, stds {sa} and {sb} over {r} repeats: the answer is {right!r}, got {got!r}"
-        if got in ("a", "b") and right == "tie":
-            _fail("6.6", f"{where}. The difference is within two standard errors ({2 * se:.3f}): noise.")
+        where = (f"mean difference {np.mean(a - b):+.4f} over {len(a)} paired draws: the answer is {right!r}, "
+                 f"got {got!r}")
         if got not in ("a", "b", "tie"):
             _fail("6.6", f"{where}. Answer 'a', 'b' or 'tie'.")
-        _fail("6.6", f"{where}. The standard error of the difference of two means is "
-                     "sqrt((std_a^2 + std_b^2) / repeats); more repeats make it smaller.")
-    _passed("6.6", "verdict calls a gain only beyond two standard errors of the difference.")
+        independent = math.sqrt((np.var(a, ddof=1) + np.var(b, ddof=1)) / len(a))
+        if right != "tie" and abs(np.mean(a - b)) <= 2 * independent:
+            _fail("6.6", f"{where}. The draws are shared, so compare draw by draw: the standard error of the "
+                         "mean of the differences, sd(a - b) / sqrt(r), not of two independent means.")
+        if got in ("a", "b") and right == "tie":
+            _fail("6.6", f"{where}. The difference is within two standard errors: noise.")
+        _fail("6.6", f"{where}. Take d = a - b per draw; compare mean(d) with 2 sd(d, ddof=1) / sqrt(r).")
+    _passed("6.6", "verdict compares paired draws and calls a gain only beyond two standard errors.")
