@@ -44,7 +44,9 @@ OTHER_MODULES = ("json", "csv", "argparse", "logging", "unittest", "collections"
                  "configparser", "gzip", "hashlib", "base64", "struct", "array", "copy", "pprint", "traceback",
                  "warnings", "contextlib", "abc", "weakref", "ast", "tokenize", "platform", "locale", "doctest",
                  "timeit", "pstats", "shelve", "heapq", "bisect", "io", "codeop", "gettext", "mailbox", "wave",
-                 "zlib", "bz2", "lzma", "secrets", "uuid", "types", "sys", "builtins")
+                 "zlib", "bz2", "lzma", "secrets", "uuid", "types")
+# Not ``sys`` or ``builtins``: a Jupyter kernel changes their members, and the text must be
+# the same in a kernel and in a script.
 
 _WORD = re.compile(r"[a-z]+|[0-9]+")
 
