@@ -27,9 +27,11 @@ from .ch6 import (
            check_precision_at_k,
            check_verdict,
 )
+from .ch9 import check_negative_weights, check_standard_error
 
 __all__ = ["ExerciseError", "SCENARIOS", "SIGNAL_KINDS", "check_article_params", "check_bert_masking", "check_bits",
            "check_collapse_std", "check_ideal_loss", "check_knn", "check_labels_needed", "check_margin_gradient",
            "check_positive_top1", "check_predicted_loss", "check_queue", "check_signal_kinds", "check_triplet",
            "check_which_factor", "check_chance_precision", "check_corruption", "check_mean_pool",
-           "check_nearest_words", "check_precision_at_k", "check_verdict"]
+           "check_nearest_words", "check_precision_at_k", "check_verdict",
+           "check_negative_weights", "check_standard_error"]
