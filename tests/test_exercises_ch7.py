@@ -1,0 +1,102 @@
+"""Chapter 7's checkers accept right answers and reject wrong ones with a message that says what to change."""
+import cProfile
+import pstats
+
+import pytest
+from torch.utils.tensorboard import SummaryWriter
+
+from sslbook import exercises, tools
+from sslbook.exercises import ExerciseError
+
+
+def _stats(work):
+    profiler = cProfile.Profile()
+    profiler.runcall(work)
+    return pstats.Stats(profiler).stats
+
+
+def slowest(work):
+    (_, _, name), _ = max(_stats(work).items(), key=lambda kv: kv[1][2])
+    return name
+
+
+def by_cumtime(work):
+    (_, _, name), _ = max(_stats(work).items(), key=lambda kv: kv[1][3])
+    return name
+
+
+def most_called(work):
+    (_, _, name), _ = max(_stats(work).items(), key=lambda kv: kv[1][1])
+    return name
+
+
+def test_slowest_function_checker(capsys):
+    exercises.check_slowest_function(slowest)
+    exercises.check_slowest_function(lambda work: tools.cprofile_top(work, n=1)[1][0].function)  # "file:line(name)"
+    assert "Exercise 7.1 passed" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("wrong,match", [
+    (lambda work: None, "not answered yet"),
+    (by_cumtime, "cumulative time"),
+    (most_called, "most called"),
+    (lambda work: "_crunch", "profile the function you are given"),
+    (lambda work: 3, "must return the function's name"),
+    (lambda work: "sleep", "the most own time is"),
+    (lambda work: 1 / 0, "raised ZeroDivisionError"),
+])
+def test_slowest_function_checker_wrong(wrong, match):
+    with pytest.raises(ExerciseError, match=match):
+        exercises.check_slowest_function(wrong)
+
+
+def speedup(ms, phase, factor):
+    total = sum(ms.values())
+    return total / (total - ms[phase] + ms[phase] / factor)
+
+
+def test_step_speedup_checker():
+    exercises.check_step_speedup(speedup)
+    import numpy as np
+    exercises.check_step_speedup(lambda ms, p, f: np.float64(speedup(ms, p, f)))
+
+
+@pytest.mark.parametrize("wrong,match", [
+    (lambda ms, p, f: None, "not answered yet"),
+    (lambda ms, p, f: f, "only one phase gets faster"),
+    (lambda ms, p, f: sum(ms.values()) / (sum(ms.values()) - ms[p]), "removed entirely"),
+    (lambda ms, p, f: 1 / speedup(ms, p, f), "new / old"),
+    (lambda ms, p, f: 1 + ms[p] / sum(ms.values()) * (f - 1), "not t_phase \\(factor - 1\\)"),
+    (lambda ms, p, f: speedup(ms, p, f) + 0.1, "Return old / new"),
+])
+def test_step_speedup_checker_wrong(wrong, match):
+    with pytest.raises(ExerciseError, match=match):
+        exercises.check_step_speedup(wrong)
+
+
+def log_losses(logdir, losses, tag="loss", start=0, same_step=False, subdir=None):
+    writer = SummaryWriter(log_dir=logdir if subdir is None else f"{logdir}/{subdir}")
+    for i, value in enumerate(losses):
+        writer.add_scalar(tag, value, global_step=start if same_step else i + start)
+    writer.close()
+
+
+def test_scalar_logger_checker(capsys):
+    exercises.check_scalar_logger(log_losses)
+    exercises.check_scalar_logger(lambda d, losses: tools.log_scalars(d, {"loss": losses}))
+    assert "Exercise 7.3 passed" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("wrong,match", [
+    (lambda d, losses: None, "not answered yet"),
+    (lambda d, losses: SummaryWriter(d).add_text("note", "no scalars"), "add_scalar"),
+    (lambda d, losses: log_losses(d, losses, tag="train/loss"), "tag 'loss'"),
+    (lambda d, losses: log_losses(d, losses, same_step=True), "global_step"),
+    (lambda d, losses: log_losses(d, losses, start=1), "start at 1"),
+    (lambda d, losses: log_losses(d, losses[:-2]), "12 losses given, 10 read back"),
+    (lambda d, losses: log_losses(d, sorted(losses)), "expected"),
+    (lambda d, losses: log_losses(d, losses, subdir="run1"), "pass log_dir=logdir"),
+])
+def test_scalar_logger_checker_wrong(wrong, match):
+    with pytest.raises(ExerciseError, match=match):
+        exercises.check_scalar_logger(wrong)
