@@ -17,8 +17,9 @@ from .masking import IGNORE_INDEX
 #: The default temperature of each contrastive method: SimCLR's NT-Xent (0.5,
 #: what chapter 2 measured best on digits; SimCLR's CIFAR-10 runs used 0.5),
 #: MoCo's InfoNCE against a queue (0.2, as in MoCo v2) and SCARF's NT-Xent on
-#: table rows (1.0, as in Bahri et al., 2022).
-TEMPERATURES = {"simclr": 0.5, "moco": 0.2, "scarf": 1.0}
+#: table rows (1.0, as in Bahri et al., 2022) and CLIP's image-caption loss (0.07,
+#: CLIP's starting value; CLIP then learns it).
+TEMPERATURES = {"simclr": 0.5, "moco": 0.2, "scarf": 1.0, "clip": 0.07}
 
 
 def temperature_of(method: str, temperature: float | None = None) -> float:
@@ -50,7 +51,7 @@ def _check_pair(z1, z2) -> None:
     if z1.shape != z2.shape:
         raise ValueError(f"z1 and z2 must have the same shape, got {tuple(z1.shape)} and {tuple(z2.shape)}")
     if z1.shape[0] < 2:
-        raise ValueError(f"info_nce needs a batch of N >= 2 pairs (negatives come from the batch), got N = {z1.shape[0]}")
+        raise ValueError(f"a contrastive loss needs a batch of N >= 2 pairs (negatives come from the batch), got N = {z1.shape[0]}")
     if z1.shape[1] < 1:
         raise ValueError("z1 and z2 must have at least one feature dimension")
 
@@ -207,3 +208,29 @@ def masked_token_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tenso
     if not (labels != IGNORE_INDEX).any():
         raise ValueError(f"labels has no position to predict (every label is {IGNORE_INDEX})")
     return F.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=IGNORE_INDEX)
+
+
+def clip_loss(image_z: torch.Tensor, text_z: torch.Tensor, temperature: float | None = None) -> torch.Tensor:
+    """CLIP's symmetric contrastive loss (Radford et al., 2021, Figure 3).
+
+    ``image_z[i]`` and ``text_z[i]`` (both N x D) embed an image and its caption. After
+    L2 normalisation, ``logits = image_z @ text_z.T / t``; each image must pick its own
+    caption among the N captions (rows) and each caption its own image (columns):
+
+        L = ( CE(logits, arange(N)) + CE(logits.T, arange(N)) ) / 2
+
+    Unlike :func:`info_nce` the two sides are different modalities, so an image is never
+    compared with another image. When the batch repeats a caption, its copies are
+    negatives of each other: the loss cannot go below the mean log-count of each
+    image's caption in the batch. ``temperature`` defaults to ``TEMPERATURES["clip"]``
+    (CLIP learns it; it starts at 0.07).
+
+    >>> z = torch.eye(4)
+    >>> clip_loss(z, z, temperature=0.01).item() < 1e-6
+    True
+    """
+    _check_pair(image_z, text_z)
+    temperature = temperature_of("clip", temperature)
+    logits = F.normalize(image_z, dim=1) @ F.normalize(text_z, dim=1).T / temperature
+    target = torch.arange(len(logits), device=logits.device)
+    return (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2

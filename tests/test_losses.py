@@ -242,3 +242,50 @@ def test_masked_token_loss_ignores_unchosen_positions():
         losses.masked_token_loss(logits, torch.full((2, 5), IGNORE_INDEX))
     with pytest.raises(ValueError, match="labels must be N x L"):
         losses.masked_token_loss(logits, labels[:, :3])
+
+
+def clip_reference(u: np.ndarray, v: np.ndarray, tau: float) -> float:
+    """A loop-by-loop NumPy port of CLIP's pseudo-code (Radford et al., 2021, Figure 3)."""
+    u = u / np.linalg.norm(u, axis=1, keepdims=True)
+    v = v / np.linalg.norm(v, axis=1, keepdims=True)
+    n = len(u)
+    s = np.array([[u[i] @ v[j] / tau for j in range(n)] for i in range(n)])
+    rows = sum(-s[i, i] + math.log(sum(math.exp(s[i, j]) for j in range(n))) for i in range(n)) / n
+    cols = sum(-s[j, j] + math.log(sum(math.exp(s[i, j]) for i in range(n))) for j in range(n)) / n
+    return (rows + cols) / 2
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(2, 32), d=st.integers(2, 64), tau=st.floats(0.05, 2.0), seed=st.integers(0, 2**16))
+def test_clip_loss_matches_reference(n, d, tau, seed):
+    g = torch.Generator().manual_seed(seed)
+    u = torch.randn(n, d, generator=g, dtype=torch.float64)
+    v = torch.randn(n, d, generator=g, dtype=torch.float64)
+    assert losses.clip_loss(u.float(), v.float(), tau).item() == pytest.approx(clip_reference(u.numpy(), v.numpy(), tau),
+                                                                                abs=1e-4, rel=1e-4)
+
+
+def test_clip_loss_analytic_cases():
+    z = torch.ones(5, 3)
+    assert losses.clip_loss(z, z).item() == pytest.approx(math.log(5), abs=1e-6)     # all equal: log N
+    assert losses.clip_loss(torch.eye(4), torch.eye(4), 0.01).item() < 1e-6           # matched, orthogonal
+    swapped = torch.eye(4)[[1, 0, 2, 3]]
+    assert losses.clip_loss(torch.eye(4), swapped, 0.01).item() > 10                  # two captions swapped
+
+
+def test_clip_loss_default_temperature_and_symmetry():
+    g = torch.Generator().manual_seed(0)
+    u, v = torch.randn(6, 4, generator=g), torch.randn(6, 4, generator=g)
+    assert losses.clip_loss(u, v).item() == pytest.approx(losses.clip_loss(u, v, losses.TEMPERATURES["clip"]).item())
+    assert losses.clip_loss(u, v).item() == pytest.approx(losses.clip_loss(v, u).item(), rel=1e-6)
+
+
+@pytest.mark.parametrize("u,v,t,match", [
+    (torch.randn(4, 3), torch.randn(5, 3), None, "same shape"),
+    (torch.randn(1, 3), torch.randn(1, 3), None, "N >= 2"),
+    (torch.randn(4, 3), torch.randn(4, 3), 0.0, "temperature"),
+    (torch.randn(4), torch.randn(4), None, "z1"),
+])
+def test_clip_loss_bad_input(u, v, t, match):
+    with pytest.raises(ValueError, match=match):
+        losses.clip_loss(u, v, t)
