@@ -28,6 +28,7 @@ from .ch6 import (
            check_verdict,
 )
 from .ch7 import check_scalar_logger, check_slowest_function, check_step_speedup
+from .ch8 import check_clip_loss, check_dynamic_quantization, check_occlusion
 from .ch9 import check_negative_weights, check_standard_error
 
 __all__ = ["ExerciseError", "SCENARIOS", "SIGNAL_KINDS", "check_article_params", "check_bert_masking", "check_bits",
@@ -35,5 +36,6 @@ __all__ = ["ExerciseError", "SCENARIOS", "SIGNAL_KINDS", "check_article_params",
            "check_positive_top1", "check_predicted_loss", "check_queue", "check_signal_kinds", "check_triplet",
            "check_which_factor", "check_chance_precision", "check_corruption", "check_mean_pool",
            "check_nearest_words", "check_precision_at_k", "check_verdict",
+           "check_clip_loss", "check_dynamic_quantization", "check_occlusion",
            "check_negative_weights", "check_standard_error",
            "check_scalar_logger", "check_slowest_function", "check_step_speedup"]
