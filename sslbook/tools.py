@@ -45,14 +45,14 @@ SORTS = ("tottime", "cumtime", "ncalls")
 class _TimedViews:
     """Wraps a view maker so that drawing the two views is one labelled profiler range."""
 
-    def __init__(self, views, seconds: list):
-        self.views, self.seconds = views, seconds
+    def __init__(self, views, seconds: list, clock: Callable[[], float]):
+        self.views, self.seconds, self.clock = views, seconds, clock
 
     def pair(self, x, generator=None):
-        start = time.perf_counter()
+        start = self.clock()
         with record_function("views"):
             out = self.views.pair(x, generator)
-        self.seconds.append(time.perf_counter() - start)
+        self.seconds.append(self.clock() - start)
         return out
 
 
@@ -112,14 +112,22 @@ def profile_step(model: nn.Module, images: torch.Tensor, views, optimizer: torch
     ``zero_grad``, ``backward`` and ``optimizer.step()``, as in
     :func:`~sslbook.train.fit`. Every phase runs inside a
     ``torch.profiler.record_function`` range named after it (:data:`PHASES`), so
-    the profiler's table shows them next to the operators they call.
+    the profiler's table shows them next to the operators they call. The model
+    is trained by these steps and left in evaluation mode, as ``fit`` leaves it.
+    On a GPU (``images`` on CUDA) the clock waits for the device before each
+    reading and the profiler also records CUDA activity.
 
-    >>> m = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 8))
-    >>> p = profile_step(m, torch.rand(32, 1, 8, 8), lambda x, g=None: x, torch.optim.SGD(m.parameters(), 0.1),
-    ...                  batch_size=16, steps=2)  # doctest: +SKIP
-    >>> round(sum(p.fractions().values()), 6)  # doctest: +SKIP
-    1.0
+    >>> from sslbook import augment, models
+    >>> m = models.SimCLRModel(models.SmallCNN(1, widths=(8,), feature_dim=8), models.ProjectionHead(8, 4))
+    >>> p = profile_step(m, torch.rand(32, 1, 8, 8), augment.digit_views(), torch.optim.SGD(m.parameters(), 0.1),
+    ...                  batch_size=16, steps=2)
+    >>> sorted(p.fractions()) == sorted(PHASES), round(sum(p.fractions().values()), 6)
+    (True, 1.0)
     """
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")  # noqa: TRY004
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise ValueError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")  # noqa: TRY004
     _validate.tensor("images", images, ndim=4, floating=True)
     _validate.positive_int("batch_size", batch_size, minimum=2)
     if batch_size > len(images):
@@ -129,37 +137,47 @@ def profile_step(model: nn.Module, images: torch.Tensor, views, optimizer: torch
     if not hasattr(views, "pair"):
         raise ValueError(f"views must have a pair(x, generator) method (a RandomViews), got {type(views).__name__}")
     temperature = losses.temperature_of("simclr", temperature)
+    on_gpu = images.is_cuda
+    activities = [ProfilerActivity.CPU, ProfilerActivity.CUDA] if on_gpu else [ProfilerActivity.CPU]
+
+    def clock() -> float:
+        if on_gpu:  # GPU work is asynchronous: wait for it before reading the clock
+            torch.cuda.synchronize(images.device)
+        return time.perf_counter()
+
     view_seconds: list[float] = []
-    step_fn = simclr_step(model, images, _TimedViews(views, view_seconds), temperature, generator)
+    step_fn = simclr_step(model, images, _TimedViews(views, view_seconds, clock), temperature, generator)
     batches = shuffled_batches(len(images), batch_size, generator)
     seconds: dict[str, list[float]] = {p: [] for p in PHASES}
     model.train()
 
     def one_step(keep: bool) -> None:
         view_seconds.clear()
-        t0 = time.perf_counter()
+        t0 = clock()
         with record_function("forward"):
             loss = step_fn(next(batches))
-        t1 = time.perf_counter()
+        t1 = clock()
         with record_function("backward"):
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-        t2 = time.perf_counter()
+        t2 = clock()
         with record_function("optimizer"):
             optimizer.step()
-        t3 = time.perf_counter()
+        t3 = clock()
         if keep:
             seconds["views"].append(sum(view_seconds))
             seconds["forward"].append(t1 - t0 - sum(view_seconds))
             seconds["backward"].append(t2 - t1)
             seconds["optimizer"].append(t3 - t2)
 
-    for _ in range(warmup):
-        one_step(False)
-    with profile(activities=[ProfilerActivity.CPU], record_shapes=record_shapes) as prof:
-        for _ in range(steps):
-            one_step(True)
-    model.eval()
+    try:
+        for _ in range(warmup):
+            one_step(False)
+        with profile(activities=activities, record_shapes=record_shapes) as prof:
+            for _ in range(steps):
+                one_step(True)
+    finally:
+        model.eval()
     return PhaseProfile(seconds, steps, batch_size, prof)
 
 

@@ -64,6 +64,26 @@ def test_profile_step_rejects_bad_arguments(setup, kwargs, match):
         tools.profile_step(model, args.pop("images"), args.pop("views"), opt, **args)
 
 
+def test_profile_step_rejects_a_model_or_optimizer_of_the_wrong_kind(setup):
+    model, images, views, opt = setup
+    with pytest.raises(ValueError, match="model must be a torch.nn.Module, got function"):
+        tools.profile_step(lambda x: x, images, views, opt, batch_size=16)
+    with pytest.raises(ValueError, match="optimizer must be a torch.optim.Optimizer, got float"):
+        tools.profile_step(model, images, views, 0.1, batch_size=16)
+
+
+def test_a_failing_step_leaves_the_model_in_evaluation_mode(setup):
+    model, images, _, opt = setup
+
+    class BrokenViews:
+        def pair(self, x, generator=None):
+            raise RuntimeError("no views today")
+
+    with pytest.raises(RuntimeError, match="no views today"):
+        tools.profile_step(model, images, BrokenViews(), opt, batch_size=16)
+    assert not model.training
+
+
 def test_phase_profile_arithmetic():
     prof = tools.PhaseProfile({"views": [0.1, 0.1], "forward": [0.2, 0.2], "backward": [0.6, 0.6],
                                "optimizer": [0.1, 0.1]}, steps=2, batch_size=10)
