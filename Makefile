@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.sslbook-installed
 # offline, the chapter's labelled stand-in.
 CIFAR10 ?= $(or $(SSLBOOK_CIFAR10),$(wildcard $(abspath ../shared/data/cifar10-jpg.tar.gz)))
 
-.PHONY: setup book test student notebooks bench clean
+.PHONY: setup assets book test site-test student notebooks bench clean
 
 setup: $(STAMP)
 
@@ -24,15 +24,34 @@ $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e ".[book,test]"
 	touch $(STAMP)
 
+# Front-end files the site serves itself instead of loading them from a CDN at read time:
+# MathJax 3 and the Jupyter widgets HTML manager, at the exact versions of package-lock.json,
+# from the npm registry, copied to _vendor/ (Sphinx publishes it under _static/).
+VENDOR := _vendor
+MJ     := node_modules/mathjax/es5
+WM     := node_modules/@jupyter-widgets/html-manager/dist
+
+assets: $(VENDOR)/.stamp
+
+$(VENDOR)/.stamp: package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	rm -rf $(VENDOR)
+	mkdir -p $(VENDOR)/mathjax/output/chtml $(VENDOR)/widgets
+	cp $(MJ)/tex-mml-chtml.js $(VENDOR)/mathjax/
+	cp -r $(MJ)/input $(MJ)/ui $(MJ)/a11y $(VENDOR)/mathjax/
+	cp -r $(MJ)/output/chtml/fonts $(VENDOR)/mathjax/output/chtml/
+	cp $(WM)/embed.js $(WM)/*.woff $(WM)/*.woff2 $(WM)/*.ttf $(WM)/*.eot $(WM)/*.svg $(VENDOR)/widgets/
+	touch $@
+
 # Execution is cached in _build/.jupyter_cache; a failing cell or any warning fails the build.
 # SSLBOOK_PROGRESS=0: no progress-bar widgets in executed notebooks. MPLBACKEND is unset so that
 # the kernels draw figures inline (with MPLBACKEND=Agg the pages would have no figures).
-book: $(STAMP)
+book: $(STAMP) $(VENDOR)/.stamp
 	env -u MPLBACKEND SSLBOOK_PROGRESS=0 SSLBOOK_CIFAR10=$(CIFAR10) $(VENV)/bin/jupyter-book build . -W -n --keep-going
 
 # Unit and reference tests, the student-copy meta-tests, then nbval over every chapter notebook.
 test: $(STAMP)
-	MPLBACKEND=Agg SSLBOOK_PROGRESS=0 SSLBOOK_CIFAR10=$(CIFAR10) $(PY) -m pytest tests
+	MPLBACKEND=Agg SSLBOOK_PROGRESS=0 SSLBOOK_CIFAR10=$(CIFAR10) $(PY) -m pytest tests --ignore=tests/site
 	MPLBACKEND=Agg SSLBOOK_PROGRESS=0 SSLBOOK_CIFAR10=$(CIFAR10) $(PY) -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=300 -p no:cacheprovider chapters
 
 # Student copies: every solution replaced by a stub, written to student/.
@@ -43,9 +62,14 @@ student: $(STAMP)
 notebooks: $(STAMP)
 	$(VENV)/bin/jupytext --to ipynb chapters/*.md
 
+# The built site in a real browser (Debian's Chromium driven by Playwright), every outside
+# host blocked: formulas typeset, no failed request, no console error, explorers that move.
+site-test: $(STAMP)
+	$(PY) -m pytest -p no:cacheprovider tests/site
+
 bench: $(STAMP)
 	$(PY) benchmarks/concepts.py
 	SSLBOOK_CIFAR10=$(CIFAR10) $(PY) benchmarks/cifar10.py
 
 clean:
-	rm -rf _build student
+	rm -rf _build student $(VENDOR)

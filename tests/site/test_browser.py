@@ -1,0 +1,148 @@
+"""The built site in a real browser, with every outside host blocked.
+
+Run after ``make book`` (``make site-test``; ``.ci/run`` does both). Debian's Chromium
+(``apt-get install -y chromium``) is driven by Playwright from PyPI; no browser is ever
+downloaded. ``_build/html`` is served on 127.0.0.1; a request to any other host is aborted
+and counted. For every page of the book: no request leaves the machine, none fails, the
+console shows no error, the formulas are typeset by the site's own MathJax, the widgets
+of every explorer render from the site's own widget manager, and moving the control of
+every kernel-free explorer changes the frame shown. A screenshot of each page is saved
+under ``_build/screenshots/``.
+"""
+from __future__ import annotations
+
+import functools
+import http.server
+import re
+import shutil
+import threading
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+SITE = ROOT / "_build" / "html"
+SHOTS = ROOT / "_build" / "screenshots"
+#: The theme logs this one console error of its own on every page (pydata-sphinx-theme).
+KNOWN_CONSOLE = ("Got invalid theme mode",)
+CHROMIUM = next((p for p in ("/usr/lib/chromium/chromium", shutil.which("chromium") or "") if p and Path(p).exists()),
+                None)
+
+
+def pages() -> list[str]:
+    """Every page of the table of contents, as a path under the site (``chapters/05_cifar10``)."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    found = [toc["root"]]
+
+    def walk(items):
+        for item in items or []:
+            if "file" in item:
+                found.append(item["file"])
+            walk(item.get("sections"))
+            walk(item.get("chapters"))
+    for part in toc.get("parts", []):
+        walk(part.get("chapters"))
+    return found
+
+
+def source_has_math(page: str) -> bool:
+    text = (ROOT / f"{page}.md").read_text()
+    return bool(re.search(r"\$[^$\n]+\$|\$\$|\{math\}", text))
+
+
+@pytest.fixture(scope="module")
+def server():
+    if not (SITE / "index.html").is_file():
+        pytest.fail(f"no built site at {SITE}: run `make book` first (`make site-test` follows it in .ci/run)")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(SITE))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    handler.log_message = lambda *a, **k: None
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if CHROMIUM is None:
+        pytest.fail("Chromium is missing: `apt-get install -y chromium` (Debian); .ci/run installs it when missing")
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1", "--no-sandbox"])
+        yield b
+        b.close()
+
+
+@pytest.mark.parametrize("page", pages())
+def test_page_works_offline(page, server, browser):
+    html_file = SITE / f"{page}.html"
+    assert html_file.is_file(), f"{html_file} was not built"
+    html = html_file.read_text()
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    outside, failed, errors = [], [], []
+
+    def route(r):
+        if urlparse(r.request.url).hostname not in ("127.0.0.1", None):
+            outside.append(r.request.url)
+            return r.abort()
+        return r.continue_()
+    context.route("**/*", route)
+    tab = context.new_page()
+    tab.on("requestfailed", lambda req: failed.append(req.url) if "127.0.0.1" in req.url else None)
+    tab.on("console", lambda msg: errors.append(msg.text) if msg.type == "error"
+           and not any(k in msg.text for k in KNOWN_CONSOLE) else None)
+    tab.goto(f"{server}/{page}.html", wait_until="load")
+    tab.wait_for_load_state("networkidle")
+
+    assert outside == [], f"{page}: requests to outside hosts (blocked): {outside[:5]}"
+    assert failed == [], f"{page}: failed requests: {failed[:5]}"
+
+    if source_has_math(page):
+        tab.wait_for_selector("mjx-container", timeout=20_000)
+        assert tab.locator("mjx-merror").count() == 0, f"{page}: MathJax reports an error"
+        text = tab.inner_text("main")
+        assert "\\(" not in text and "\\[" not in text, f"{page}: raw TeX left on the page"
+
+    if "application/vnd.jupyter.widget-state+json" in html:
+        tab.wait_for_selector(".jupyter-widgets", timeout=20_000)
+        assert tab.locator(".jupyter-widgets").count() > 0, f"{page}: explorers did not render"
+        check_frame_explorers(tab, page, html)
+
+    assert errors == [], f"{page}: console errors: {errors[:5]}"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    tab.screenshot(path=str(SHOTS / f"{page.replace('/', '_')}.png"))
+    context.close()
+
+
+def check_frame_explorers(tab, page: str, html: str) -> None:
+    """Every Stack of frames whose index a slider drives (jslink) changes frame when the
+    slider moves; no kernel is involved."""
+    if "StackModel" not in html:
+        return
+    stacks = tab.locator(".widget-stack")
+    assert stacks.count() > 0, f"{page}: a Stack of frames is in the saved state but not on the page"
+    for i in range(stacks.count()):
+        stack = stacks.nth(i)
+        stack.scroll_into_view_if_needed()
+        box = stack.locator("xpath=ancestor::div[contains(@class, 'widget-vbox')][1]")
+        handle = box.locator(".noUi-handle").first
+        if handle.count() == 0:
+            continue
+        before = visible_image(stack)
+        handle.focus()
+        handle.press("ArrowRight")
+        tab.wait_for_timeout(300)
+        after = visible_image(stack)
+        assert before != after, f"{page}: explorer {i}: moving the slider did not change the frame"
+
+
+def visible_image(stack) -> str:
+    imgs = stack.locator("img")
+    for j in range(imgs.count()):
+        if imgs.nth(j).is_visible():
+            return imgs.nth(j).get_attribute("src")[-200:]
+    return ""
