@@ -24,21 +24,19 @@ from .config import BUDGETS, budget, by_budget, show_progress
 __version__ = "0.1.0"
 
 
-def seed_everything(seed: int = 0) -> int:
+def seed_everything(seed: int = 0) -> None:
     """Seed Python's ``random``, NumPy and torch (CPU and CUDA) with one number.
 
     The same seed on the same machine gives the same numbers in every chapter.
-    Returns the seed (end the line with ``;`` in a notebook to print nothing).
+    Returns nothing, so that a notebook cell ending with it prints nothing.
 
     >>> seed_everything(42)
-    42
     """
     if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**32:
         raise ValueError(f"seed must be an integer in [0, 2**32), got {seed!r}")
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)  # also seeds every CUDA device
-    return seed
 
 
 def device() -> torch.device:

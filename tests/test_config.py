@@ -16,6 +16,7 @@ def test_seed_everything_repeats_all_generators():
     sslbook.seed_everything(7)
     b = (random.random(), np.random.rand(), torch.rand(3))
     assert a[0] == b[0] and a[1] == b[1] and torch.equal(a[2], b[2])
+    assert sslbook.seed_everything(7) is None      # a cell ending with it prints no stray 0
 
 
 @pytest.mark.parametrize("bad", [-1, 2**32, 1.5, "0", True, None])
