@@ -43,11 +43,20 @@ $(VENDOR)/.stamp: package.json package-lock.json
 	cp $(WM)/embed.js $(WM)/*.woff $(WM)/*.woff2 $(WM)/*.ttf $(WM)/*.eot $(WM)/*.svg $(VENDOR)/widgets/
 	touch $@
 
-# Execution is cached in _build/.jupyter_cache; a failing cell or any warning fails the build.
+# One build folder per configuration: the budget and the data source are part of what is
+# cached (jupyter-cache keys a notebook on its code only), so a build never shows another
+# configuration's numbers. _build/html points at the latest build.
+# A failing cell or any warning fails the build.
 # SSLBOOK_PROGRESS=0: no progress-bar widgets in executed notebooks. MPLBACKEND is unset so that
 # the kernels draw figures inline (with MPLBACKEND=Agg the pages would have no figures).
+BUDGET := $(or $(SSLBOOK_BUDGET),quick)
+SOURCE := $(if $(CIFAR10),cifar10-$(notdir $(CIFAR10)),$(if $(filter 1 yes true on,$(SSLBOOK_OFFLINE)),stand-in,download))
+CONFIG := $(BUDGET)-$(SOURCE)
 book: $(STAMP) $(VENDOR)/.stamp
-	env -u MPLBACKEND SSLBOOK_PROGRESS=0 SSLBOOK_CIFAR10=$(CIFAR10) $(VENV)/bin/jupyter-book build . -W -n --keep-going
+	env -u MPLBACKEND SSLBOOK_PROGRESS=0 SSLBOOK_BUDGET=$(BUDGET) SSLBOOK_CIFAR10=$(CIFAR10) \
+	  $(VENV)/bin/jupyter-book build . --path-output _build/$(CONFIG) -W -n --keep-going
+	rm -rf _build/html && ln -s $(CONFIG)/_build/html _build/html
+	@echo "book ($(CONFIG)): _build/html -> _build/$(CONFIG)/_build/html"
 
 # Unit and reference tests, the student-copy meta-tests, then nbval over every chapter notebook.
 test: $(STAMP)

@@ -1,0 +1,38 @@
+"""The book's build: every configuration (budget, data source) has its own build folder and
+execution cache, so a build never shows another configuration's numbers; the site's
+front-end files come from the npm lock file, not from a CDN."""
+import json
+import re
+import shutil
+import subprocess
+
+import pytest
+
+
+def planned_build(root, **env):
+    """The jupyter-book command `make book` would run with these settings (dry run)."""
+    args = ["make", "-n", "-C", str(root), "book"] + [f"{k}={v}" for k, v in env.items()]
+    out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+    line = next(line for line in out.splitlines() if "jupyter-book build" in line)
+    return re.search(r"--path-output (\S+)", line).group(1)
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+def test_budget_and_data_source_get_their_own_build_folder(root):
+    quick = planned_build(root, SSLBOOK_BUDGET="quick", CIFAR10="/data/cifar10-jpg.tar.gz")
+    full = planned_build(root, SSLBOOK_BUDGET="full", CIFAR10="/data/cifar10-jpg.tar.gz")
+    stand_in = planned_build(root, SSLBOOK_BUDGET="quick", CIFAR10="", SSLBOOK_OFFLINE="1")
+    download = planned_build(root, SSLBOOK_BUDGET="quick", CIFAR10="", SSLBOOK_OFFLINE="0")
+    assert len({quick, full, stand_in, download}) == 4
+    assert "quick" in quick and "full" in full and "stand-in" in stand_in and "download" in download
+
+
+def test_site_assets_are_pinned_by_the_lock_file(root):
+    package = json.loads((root / "package.json").read_text())
+    lock = json.loads((root / "package-lock.json").read_text())
+    for name, version in package["devDependencies"].items():
+        assert re.fullmatch(r"\d+\.\d+\.\d+", version), f"{name} must be pinned exactly, got {version}"
+        assert lock["packages"][f"node_modules/{name}"]["version"] == version
+    config = (root / "_config.yml").read_text()
+    assert "mathjax_path: mathjax/tex-mml-chtml.js" in config and "widgets/embed.js" in config
+    assert "cdn" not in config.lower()
