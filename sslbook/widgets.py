@@ -1,7 +1,9 @@
 """Interactive explorers (ipywidgets) for the chapters.
 
-Widgets need a running kernel: in the rendered book they show their first
-state; run the chapter in Jupyter or Colab to move them.
+Their callbacks are Python: moved in Jupyter or Colab, they recompute. Each one's
+``static()`` is the same explorer drawn in advance, one frame per option, linked in
+the page (:class:`sslbook.frames.FrameExplorer`), so it moves in the rendered book
+without a kernel.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from sklearn.metrics import normalized_mutual_info_score
 from . import _validate, train
 from ._validate import to_numpy as _np
 from .evaluate import kmeans
+from .frames import FrameExplorer
 from .plots import PROJECTIONS, embedding_scatter, project_2d
 from .plots import to_png as _png
 
@@ -30,6 +33,7 @@ class _Panel:
     def _build(self, observed, layout) -> None:
         self.summary = w.HTML()
         self.image = w.Image(format="png")
+        self.controls = list(observed)
         for control in observed:
             control.observe(lambda _change: self.update(), names="value")
         self.ui = w.VBox([*layout, self.summary, self.image])
@@ -37,6 +41,19 @@ class _Panel:
 
     def update(self) -> None:  # pragma: no cover - every subclass defines it
         raise NotImplementedError
+
+    def static(self, control=None, play: bool = False) -> FrameExplorer:
+        """This explorer without a kernel: one frame (picture and summary) per option of
+        ``control`` (by default the first control), drawn now, the others as they are."""
+        control = self.controls[0] if control is None else control
+        if control not in self.controls or not hasattr(control, "_options_labels"):
+            raise ValueError("control must be one of this explorer's selection controls")
+        start, frames = control.value, {}
+        for label, value in zip(control._options_labels, control._options_values):
+            control.value = value
+            frames[label] = (bytes(self.image.value), self.summary.value)
+        control.value = start
+        return FrameExplorer(frames, description=control.description, value=control.label, play=play)
 
     def _repr_mimebundle_(self, **kwargs):
         return self.ui._repr_mimebundle_(**kwargs)
@@ -214,6 +231,21 @@ class AugmentationChooser(_Panel):
         self.button.on_click(lambda _b: self.update(train=True))
         self._build(self.boxes.values(), [w.HBox(list(self.boxes.values())), self.button])
 
+    def static(self, control=None, play: bool = False) -> FrameExplorer:
+        """The settings already trained, one frame each, moving without a kernel."""
+        if not self.results:
+            raise ValueError("there is nothing to show yet: pass results or train a setting first")
+        start = {name: box.value for name, box in self.boxes.items()}
+        frames = {}
+        for key in list(self.results):
+            for name, box in self.boxes.items():
+                box.value = name in key
+            self.update()
+            frames[" + ".join(key) or "no augmentation"] = (bytes(self.image.value), self.summary.value)
+        for name, box in self.boxes.items():
+            box.value = start[name]
+        return FrameExplorer(frames, description="augmentations")
+
     @property
     def chosen(self) -> tuple:
         return tuple(sorted(name for name, box in self.boxes.items() if box.value))
@@ -291,59 +323,3 @@ class MarginExplorer(_Panel):
         b.set(title=f"2-D points: start (faint) and after {self.steps} steps", aspect="equal")
         fig.tight_layout()
         self.image.value = _png(fig)
-
-
-def _frame_png(item) -> tuple[bytes, str]:
-    picture, html = item() if callable(item) else item
-    return (picture if isinstance(picture, bytes) else _png(picture)), html
-
-
-class FrameExplorer:
-    """Precomputed frames behind a slider, linked in the browser, so that the explorer
-    moves in the static page without a kernel.
-
-    ``frames`` maps each option to ``(figure or PNG bytes, html)`` (or to a function
-    returning one): every frame is drawn once, when the explorer is built, into a
-    ``Stack`` whose visible child follows the slider through ``jslink`` (a link that
-    lives in the page). Given a dict of such dicts, ``frames`` makes one slider per
-    group and toggle buttons choose the group. ``play`` adds a play button.
-
-    >>> import matplotlib.pyplot as plt
-    >>> ex = FrameExplorer({"a": (plt.figure(), "first"), "b": (plt.figure(), "second")})
-    >>> ex.options, len(ex.stack.children)
-    (('a', 'b'), 2)
-    """
-
-    def __init__(self, frames: dict, description: str = "option", value=None, play: bool = False,
-                 group_description: str = "show"):
-        if not isinstance(frames, dict) or not frames:
-            raise ValueError("frames must be a non-empty dict mapping an option to (figure, html)")
-        if all(isinstance(v, dict) for v in frames.values()):
-            self.groups = {g: FrameExplorer(f, description, value, play) for g, f in frames.items()}
-            self.options = tuple(frames)
-            self.stack = w.Stack([g.ui for g in self.groups.values()], selected_index=0)
-            self.control = w.ToggleButtons(options=list(frames), description=group_description)
-            self.link = w.jslink((self.control, "index"), (self.stack, "selected_index"))
-            self.ui = w.VBox([self.control, self.stack])
-            return
-        self.groups = None
-        self.options = tuple(frames)
-        value = self.options[0] if value is None else value
-        if value not in frames:
-            raise ValueError(f"value must be one of {list(self.options)}, got {value!r}")
-        self.frames = {k: _frame_png(v) for k, v in frames.items()}
-        children = [w.VBox([w.HTML(html), w.Image(value=png, format="png")]) for png, html in self.frames.values()]
-        start = self.options.index(value)
-        self.stack = w.Stack(children, selected_index=start)
-        self.control = w.SelectionSlider(options=list(self.options), value=value, description=description,
-                                         continuous_update=True)
-        self.link = w.jslink((self.control, "index"), (self.stack, "selected_index"))
-        row = [self.control]
-        if play:
-            self.play = w.Play(min=0, max=len(self.options) - 1, value=start, interval=700)
-            w.jslink((self.play, "value"), (self.control, "index"))
-            row.insert(0, self.play)
-        self.ui = w.VBox([w.HBox(row), self.stack])
-
-    def _repr_mimebundle_(self, **kwargs):
-        return self.ui._repr_mimebundle_(**kwargs)

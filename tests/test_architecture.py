@@ -20,7 +20,7 @@ LAYERS = [
     {"evaluate", "interpret"},
     {"applications"},
     {"plots"},
-    {"widgets"},
+    {"widgets", "frames"},
     {"exercises"},
     {"student"},
 ]

@@ -1,4 +1,5 @@
 """sslbook.widgets: the explorers react to their controls and reject bad input."""
+import ipywidgets
 import numpy as np
 import pytest
 
@@ -110,3 +111,42 @@ def test_frame_explorer_links_its_controls_in_the_page():
         widgets.FrameExplorer({"a": (plt.figure(), "")}, value="z")
     with pytest.raises(ValueError, match="frames must be a non-empty dict"):
         widgets.FrameExplorer({})
+
+
+def frames_of(static):
+    return [child.children[1].value for child in static.stack.children]
+
+
+def test_static_explorers_hold_one_distinct_frame_per_option_and_restore_the_control():
+    temperature = widgets.TemperatureExplorer([0.9, 0.8, 0.1, -0.2], temperatures=(0.05, 0.5, 2.0), value=0.5)
+    static = temperature.static()
+    assert static.options == ("0.05", "0.5", "2.0") and static.control.value == "0.5"
+    assert len(set(frames_of(static))) == 3                     # every option draws its own picture
+    assert temperature.temperature.value == 0.5                 # the live explorer is left as it was
+    assert static.link.source == (static.control, "index")      # moved in the page, not by Python
+
+    clusters = widgets.ClusterExplorer({"start": np.random.rand(30, 4), "end": np.random.rand(30, 4)},
+                                       np.arange(30) % 3)
+    played = clusters.static(clusters.which, play=True)
+    assert played.options == ("start", "end") and hasattr(played, "play")
+    assert len(set(frames_of(played))) == 2
+
+    margin = widgets.MarginExplorer(margins=(0.5, 1.0), value=1.0, steps=5)
+    assert len(set(frames_of(margin.static()))) == 2
+
+
+def test_static_chooser_shows_the_trained_settings():
+    chooser = widgets.AugmentationChooser({"colour": True, "crop": False}, run=lambda names: {"shape": 0.5},
+                                          results={("colour",): {"shape": 0.9, "colour": 0.1},
+                                                   (): {"shape": 0.2, "colour": 0.8}})
+    static = chooser.static()
+    assert static.options == ("colour", "no augmentation")
+    assert chooser.chosen == ("colour",)
+    with pytest.raises(ValueError, match="nothing to show"):
+        widgets.AugmentationChooser({"a": False}, run=lambda n: {}).static()
+
+
+def test_static_rejects_a_control_that_is_not_the_explorers():
+    ex = widgets.TemperatureExplorer([0.9, 0.1])
+    with pytest.raises(ValueError, match="control"):
+        ex.static(ipywidgets.IntSlider())
