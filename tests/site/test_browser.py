@@ -25,6 +25,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 SITE = ROOT / "_build" / "html"
 SHOTS = ROOT / "_build" / "screenshots"
+#: The most widget state (saved explorer frames) one page may carry, in bytes.
+STATE_CAP = 3_000_000
 #: The theme logs this one console error of its own on every page (pydata-sphinx-theme).
 KNOWN_CONSOLE = ("Got invalid theme mode",)
 CHROMIUM = next((p for p in ("/usr/lib/chromium/chromium", shutil.which("chromium") or "") if p and Path(p).exists()),
@@ -108,6 +110,8 @@ def test_page_works_offline(page, server, browser):
         assert "\\(" not in text and "\\[" not in text, f"{page}: raw TeX left on the page"
 
     if "application/vnd.jupyter.widget-state+json" in html:
+        state = re.search(r'<script type="application/vnd.jupyter.widget-state\+json">(.*?)</script>', html, re.S)
+        assert state and len(state.group(1)) <= STATE_CAP, f"{page}: widget state over {STATE_CAP:,} bytes"
         tab.wait_for_selector(".jupyter-widgets", timeout=20_000)
         assert tab.locator(".jupyter-widgets").count() > 0, f"{page}: explorers did not render"
         check_frame_explorers(tab, page, html)
