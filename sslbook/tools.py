@@ -64,12 +64,15 @@ class PhaseProfile:
     (perf_counter around each phase; the forward pass excludes the views drawn
     inside the step function). ``profiler`` is the ``torch.profiler.profile``
     object of the run, for ``profiler.key_averages().table(...)``.
+    ``warmup_seconds`` holds the wall-clock time of each unprofiled warm-up step,
+    all four phases together (the first step in a process can pay one-off costs).
     """
 
     seconds: dict[str, list[float]]
     steps: int
     batch_size: int
     profiler: object = field(default=None, repr=False)
+    warmup_seconds: list[float] = field(default_factory=list)
 
     def total(self, phase: str) -> float:
         """Seconds spent in ``phase`` over all profiled steps."""
@@ -89,6 +92,10 @@ class PhaseProfile:
     def views_per_second(self) -> float:
         """Training throughput: 2 views per image over the time of the four phases."""
         return 2 * self.batch_size * self.steps / sum(self.total(p) for p in PHASES)
+
+    def step_seconds(self) -> list[float]:
+        """Wall-clock seconds of each profiled step, the four phases together."""
+        return [sum(parts) for parts in zip(*(self.seconds[p] for p in PHASES))]
 
     def rows(self) -> list[tuple[str, float, float]]:
         """``(phase, ms per step, share)`` for each phase, slowest first."""
@@ -151,7 +158,7 @@ def profile_step(model: nn.Module, images: torch.Tensor, views, optimizer: torch
     seconds: dict[str, list[float]] = {p: [] for p in PHASES}
     model.train()
 
-    def one_step(keep: bool) -> None:
+    def one_step(keep: bool) -> float:
         view_seconds.clear()
         t0 = clock()
         with record_function("forward"):
@@ -169,16 +176,18 @@ def profile_step(model: nn.Module, images: torch.Tensor, views, optimizer: torch
             seconds["forward"].append(t1 - t0 - sum(view_seconds))
             seconds["backward"].append(t2 - t1)
             seconds["optimizer"].append(t3 - t2)
+        return t3 - t0
 
+    warmup_seconds = []
     try:
         for _ in range(warmup):
-            one_step(False)
+            warmup_seconds.append(one_step(False))
         with profile(activities=activities, record_shapes=record_shapes) as prof:
             for _ in range(steps):
                 one_step(True)
     finally:
         model.eval()
-    return PhaseProfile(seconds, steps, batch_size, prof)
+    return PhaseProfile(seconds, steps, batch_size, prof, warmup_seconds)
 
 
 class ProfileRow(NamedTuple):

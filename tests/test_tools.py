@@ -32,6 +32,8 @@ def test_profile_step_times_every_phase_and_trains(setup):
     names = {e.key for e in prof.profiler.key_averages()}
     assert set(tools.PHASES) <= names  # each phase is a labelled range in the profiler's table
     assert not model.training
+    assert len(prof.warmup_seconds) == 1 and prof.warmup_seconds[0] > 0  # the one warm-up step, timed
+    assert prof.step_seconds() == pytest.approx([sum(prof.seconds[p][i] for p in tools.PHASES) for i in range(3)])
 
 
 def test_profile_step_puts_slow_views_in_the_views_phase(setup):
@@ -46,6 +48,7 @@ def test_profile_step_puts_slow_views_in_the_views_phase(setup):
     assert min(prof.seconds["views"]) >= 0.05
     assert max(prof.seconds["forward"]) < 0.05  # the views are not counted twice
     assert prof.rows()[0][0] == "views"
+    assert prof.warmup_seconds == []
 
 
 @pytest.mark.parametrize("kwargs,match", [
@@ -91,6 +94,7 @@ def test_phase_profile_arithmetic():
     assert prof.per_step_ms()["backward"] == pytest.approx(600)
     assert prof.views_per_second() == pytest.approx(2 * 10 * 2 / 2.0)
     assert prof.rows()[0][0] == "backward"
+    assert prof.step_seconds() == pytest.approx([1.0, 1.0]) and prof.warmup_seconds == []
     with pytest.raises(ValueError, match="phase must be one of"):
         prof.total("loss")
 
