@@ -49,12 +49,17 @@ $(VENDOR)/.stamp: package.json package-lock.json
 # A failing cell or any warning fails the build.
 # SSLBOOK_PROGRESS=0: no progress-bar widgets in executed notebooks. MPLBACKEND is unset so that
 # the kernels draw figures inline (with MPLBACKEND=Agg the pages would have no figures).
+# The book's repository (https://github.com/OWNER/REPO), the one setting behind the Colab
+# launch buttons (`make book`) and the Colab install cells (`make notebooks`); empty: none.
+REPO_URL    ?= $(SSLBOOK_REPO_URL)
+REPO_BRANCH ?= main
 BUDGET := $(or $(SSLBOOK_BUDGET),quick)
 SOURCE := $(if $(CIFAR10),cifar10-$(notdir $(CIFAR10)),$(if $(filter 1 yes true on,$(SSLBOOK_OFFLINE)),stand-in,download))
 CONFIG := $(BUDGET)-$(SOURCE)
 book: $(STAMP) $(VENDOR)/.stamp
+	$(PY) book/launch.py config --repo-url "$(REPO_URL)" --branch "$(REPO_BRANCH)" --out _build/$(CONFIG)/_config.yml
 	env -u MPLBACKEND SSLBOOK_PROGRESS=0 SSLBOOK_BUDGET=$(BUDGET) SSLBOOK_CIFAR10=$(CIFAR10) \
-	  $(VENV)/bin/jupyter-book build . --path-output _build/$(CONFIG) -W -n --keep-going
+	  $(VENV)/bin/jupyter-book build . --config _build/$(CONFIG)/_config.yml --path-output _build/$(CONFIG) -W -n --keep-going
 	rm -rf _build/html && ln -s $(CONFIG)/_build/html _build/html
 	@echo "book ($(CONFIG)): _build/html -> _build/$(CONFIG)/_build/html"
 
@@ -67,9 +72,11 @@ test: $(STAMP)
 student: $(STAMP)
 	$(PY) -m sslbook.student chapters student
 
-# Regenerate the .ipynb beside each chapter from its MyST source (.md).
+# Regenerate the .ipynb beside each chapter from its MyST source (.md), with REPO_URL in the
+# first cell (it installs sslbook from there on Colab, and nowhere else). The .ipynb carry no outputs.
 notebooks: $(STAMP)
-	$(VENV)/bin/jupytext --to ipynb chapters/*.md
+	$(PY) book/launch.py stamp --repo-url "$(REPO_URL)" $(filter-out chapters/10_references.md,$(wildcard chapters/*.md))
+	$(VENV)/bin/jupytext --to ipynb $(filter-out chapters/10_references.md,$(wildcard chapters/*.md))
 
 # The built site in a real browser (Debian's Chromium driven by Playwright), every outside
 # host blocked: formulas typeset, no failed request, no console error, explorers that move.
