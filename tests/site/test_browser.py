@@ -6,7 +6,8 @@ downloaded. ``_build/html`` is served on 127.0.0.1; a request to any other host 
 and counted. For every page of the book: no request leaves the machine, none fails, the
 console shows no error, the formulas are typeset by the site's own MathJax, the widgets
 of every explorer render from the site's own widget manager, and moving the control of
-every kernel-free explorer changes the frame shown. A screenshot of each page is saved
+every kernel-free explorer changes the frame shown (and so does its play button, where it
+has one); code fits the page width and each cell's printed lines sit in one box. A screenshot of each page is saved
 under ``_build/screenshots/``.
 """
 from __future__ import annotations
@@ -116,6 +117,7 @@ def test_page_works_offline(page, server, browser):
         assert tab.locator(".jupyter-widgets").count() > 0, f"{page}: explorers did not render"
         check_frame_explorers(tab, page, html)
 
+    check_layout(tab, page)
     assert errors == [], f"{page}: console errors: {errors[:5]}"
     SHOTS.mkdir(parents=True, exist_ok=True)
     tab.screenshot(path=str(SHOTS / f"{page.replace('/', '_')}.png"))
@@ -146,6 +148,33 @@ def check_frame_explorers(tab, page: str, html: str) -> None:
             if picture(explorer) != before:
                 break
         assert picture(explorer) != before, f"{page}: explorer {i}: moving the slider did not change the picture"
+        if explorer.locator(".widget-play").count():
+            check_play(tab, page, explorer, i)
+
+
+def check_layout(tab, page: str) -> None:
+    """Code fits the page width (long lines wrap), and every cell's printed lines sit in
+    one output box (not one box per line when glue() calls come between the prints)."""
+    wide = tab.evaluate("""() => [...document.querySelectorAll('div.cell_input pre')]
+        .filter(p => p.scrollWidth > p.clientWidth + 1).map(p => p.innerText.slice(0, 60))""")
+    assert wide == [], f"{page}: code wider than the page: {wide[:3]}"
+    split = tab.evaluate("""() => [...document.querySelectorAll('div.cell_output')]
+        .filter(o => o.querySelectorAll(':scope > div.output.stream').length > 1)
+        .map(o => o.innerText.slice(0, 60))""")
+    assert split == [], f"{page}: printed output split into several boxes: {split[:3]}"
+
+
+def check_play(tab, page: str, explorer, i: int) -> None:
+    """A play button steps through the frames by itself."""
+    buttons = explorer.locator(".widget-play button")          # play, pause, stop
+    before = picture(explorer)
+    buttons.nth(0).click()
+    for _ in range(20):
+        tab.wait_for_timeout(250)
+        if picture(explorer) != before:
+            break
+    buttons.nth(1).click()
+    assert picture(explorer) != before, f"{page}: explorer {i}: pressing play did not change the picture"
 
 
 def picture(explorer) -> str:
