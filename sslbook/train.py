@@ -79,7 +79,8 @@ def shuffled_batches(n: int, batch_size: int, generator: torch.Generator | None 
 def fit(step_fn: Callable[[object], torch.Tensor | dict], batches: Iterable,
         optimizer: torch.optim.Optimizer, *, steps: int | None = None,
         seconds: float | None = None, scheduler=None, model: torch.nn.Module | None = None,
-        progress: bool = True, desc: str = "training") -> History:
+        progress: bool = True, desc: str = "training",
+        callback: Callable[[int], None] | None = None) -> History:
     """Train until ``steps`` steps or ``seconds`` seconds are spent, whichever comes first.
 
     ``step_fn(batch)`` computes the loss of one batch and returns it, or a dict
@@ -87,7 +88,8 @@ def fit(step_fn: Callable[[object], torch.Tensor | dict], batches: Iterable,
     does ``zero_grad``, ``backward`` and ``optimizer.step()`` (and
     ``scheduler.step()`` if given). The progress bar shows unless ``progress``
     is false or the environment sets ``SSLBOOK_PROGRESS=0``. When ``model`` is given it is put in
-    training mode first and in evaluation mode at the end.
+    training mode first and in evaluation mode at the end. ``callback(done)``, if given,
+    runs after every step with the number of steps done so far (to save snapshots).
 
     A non-finite loss stops training with a ``FloatingPointError`` naming the
     step, rather than silently training on NaN.
@@ -104,6 +106,8 @@ def fit(step_fn: Callable[[object], torch.Tensor | dict], batches: Iterable,
         _validate.positive_int("steps", steps)
     if seconds is not None:
         _validate.positive("seconds", seconds)
+    if callback is not None and not callable(callback):
+        raise ValueError(f"callback must be a function of the number of steps done, got {callback!r}")
     if model is not None:
         model.train()
     # tqdm's monitor thread would redraw the bar (a widget in Jupyter) from a
@@ -134,6 +138,8 @@ def fit(step_fn: Callable[[object], torch.Tensor | dict], batches: Iterable,
             bar.update(1)
             if i % 10 == 0:
                 bar.set_postfix(loss=f"{history.loss[-1]:.4f}")
+            if callback is not None:
+                callback(i + 1)
             if seconds is not None and elapsed >= seconds:
                 break
     finally:

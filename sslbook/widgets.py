@@ -53,9 +53,18 @@ class _Panel:
             control.value = value
             frames[label] = (bytes(self.image.value), self.summary.value)
         control.value = start
+        self._park()
         return FrameExplorer(frames, description=control.description, value=control.label, play=play)
 
+    def _park(self) -> None:
+        """Drop the live picture once the frames are drawn: a page saves the state of every
+        widget the kernel made, so a live explorer nobody displays would carry its picture
+        into the page for nothing. Displaying the explorer draws it again."""
+        self.image.value = b""
+
     def _repr_mimebundle_(self, **kwargs):
+        if not self.image.value:
+            self.update()
         return self.ui._repr_mimebundle_(**kwargs)
 
 
@@ -244,6 +253,7 @@ class AugmentationChooser(_Panel):
             frames[" + ".join(key) or "no augmentation"] = (bytes(self.image.value), self.summary.value)
         for name, box in self.boxes.items():
             box.value = start[name]
+        self._park()
         return FrameExplorer(frames, description="augmentations")
 
     @property

@@ -204,3 +204,15 @@ def test_margin_toy_separates_groups_by_the_margin():
     assert torch.cdist(end, end)[other].min() == pytest.approx(1.0, abs=0.05) and history[-1] < history[0]
     with pytest.raises(ValueError, match="margin"):
         train.margin_toy(-1.0)
+
+
+def test_fit_calls_back_after_every_step_with_the_steps_done():
+    w = torch.zeros(1, requires_grad=True)
+    opt = torch.optim.SGD([w], lr=0.1)
+    seen = []
+    train.fit(lambda b: ((w - 1) ** 2).sum(), iter(int, 1), opt, steps=5, progress=False,
+              callback=lambda done: seen.append((done, round(w.item(), 6))))
+    assert [d for d, _ in seen] == [1, 2, 3, 4, 5]
+    assert seen[0][1] == pytest.approx(0.2) and seen[-1][1] > seen[0][1]   # after the step, not before
+    with pytest.raises(ValueError, match="callback must be a function"):
+        train.fit(lambda b: ((w - 1) ** 2).sum(), iter(int, 1), opt, steps=1, callback=3)

@@ -135,6 +135,16 @@ def test_static_explorers_hold_one_distinct_frame_per_option_and_restore_the_con
     assert len(set(frames_of(margin.static()))) == 2
 
 
+def test_a_static_explorer_leaves_no_picture_in_the_live_one_until_it_is_displayed():
+    temperature = widgets.TemperatureExplorer([0.9, 0.8, 0.1, -0.2], temperatures=(0.05, 0.5), value=0.5)
+    drawn = bytes(temperature.image.value)
+    static = temperature.static()
+    assert drawn and temperature.image.value == b""          # the page does not carry it twice
+    bundle = temperature._repr_mimebundle_()
+    assert bytes(temperature.image.value) == drawn and "application/vnd.jupyter.widget-view+json" in bundle
+    assert bytes(static.stack.children[1].children[1].value) == drawn   # 0.5's frame is that picture
+
+
 def test_static_chooser_shows_the_trained_settings():
     chooser = widgets.AugmentationChooser({"colour": True, "crop": False}, run=lambda names: {"shape": 0.5},
                                           results={("colour",): {"shape": 0.9, "colour": 0.1},
