@@ -117,6 +117,24 @@ def test_student_copy_fails_at_every_exercise_with_the_checkers_message(md, tmp_
         first = "".join(o.get("text", "") for o in nb.cells[next(i for i, c in enumerate(nb.cells)
                                                               if "cifar10_or_stand_in()" in c.source)].outputs)
         assert "STAND-IN, not CIFAR-10" in first and "CIFAR-10 IS NOT AVAILABLE HERE" in first, first
+        # The prose that reads the results is written from them: on the stand-in it says so.
+        glued = glued_markdown(nb)
+        if md.endswith("05_cifar10.md"):
+            assert {"ch5_verdict", "ch5_reading", "ch5_clusters", "ch5_compute"} <= set(glued), sorted(glued)
+        for name, text in glued.items():
+            assert "stand-in" in text and "not CIFAR-10" in text + first, f"{name} on the stand-in: {text}"
+
+
+def glued_markdown(nb) -> dict:
+    """{name: markdown} of every Markdown object the notebook glued for the prose."""
+    found = {}
+    for cell in nb.cells:
+        for o in cell.get("outputs", []):
+            name = o.get("metadata", {}).get("scrapbook", {}).get("name")
+            text = next((v for k, v in o.get("data", {}).items() if k.endswith("text/markdown")), None)
+            if name and text is not None:
+                found[name] = text
+    return found
 
 
 def test_a_wrong_answer_fails_with_what_is_wrong(tmp_path):
