@@ -1,6 +1,10 @@
-"""The exercise checkers against right, missing and deliberately wrong answers."""
+"""The exercise checkers against right answers in every reasonable form, missing answers and
+families of deliberately wrong ones (a parameter ignored, no randomness, off by a constant,
+wrong shape or type, a function that raises); and the chapters' own solutions (and their
+student stubs) run through the checkers."""
 import math
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -12,19 +16,25 @@ RIGHT_KINDS = {"a": "supervised", "b": "unsupervised", "c": "self-supervised",
                "d": "self-supervised", "e": "supervised", "f": "unsupervised"}
 
 
-def test_signal_kinds(capsys):
-    exercises.check_signal_kinds(RIGHT_KINDS)
+@pytest.mark.parametrize("answer", [RIGHT_KINDS, {k: v.upper().replace("-", " ") for k, v in RIGHT_KINDS.items()},
+                                    {k.upper(): f" {v}_" [:-1] for k, v in RIGHT_KINDS.items()}])
+def test_signal_kinds(answer, capsys):
+    exercises.check_signal_kinds(answer)
     assert "Exercise 1.1 passed" in capsys.readouterr().out
-    exercises.check_signal_kinds({k: v.upper().replace("-", " ") for k, v in RIGHT_KINDS.items()})
 
 
 @pytest.mark.parametrize("answer,match", [
     (None, "Exercise 1.1: not answered yet"),
     ([], "must be a dict"),
+    ("supervised", "must be a dict"),
     ({"a": "supervised"}, "no entry for scenario"),
+    ({**RIGHT_KINDS, "g": "supervised"}, "not scenarios"),
     ({**RIGHT_KINDS, "c": "unsupervised"}, "scenario c is not unsupervised: .*made automatically from the data"),
     ({**RIGHT_KINDS, "e": "self-supervised"}, "scenario e is not self-supervised: .*written by people"),
     ({**RIGHT_KINDS, "b": "clustering"}, "'clustering' is not one of"),
+    ({**RIGHT_KINDS, "b": None}, "give the kind as a string"),
+    ({**RIGHT_KINDS, "b": 2}, "give the kind as a string"),
+    ({k: "supervised" for k in RIGHT_KINDS}, "every scenario is supervised"),
 ])
 def test_signal_kinds_wrong(answer, match):
     with pytest.raises(ExerciseError, match=match):
@@ -35,39 +45,63 @@ def fake_probe(n):
     return min(1.0, 0.5 + 0.05 * n)  # reaches 0.9 at n = 8
 
 
-def test_labels_needed():
-    exercises.check_labels_needed(8, fake_probe)
-    with pytest.raises(ExerciseError, match="not answered yet"):
-        exercises.check_labels_needed(None, fake_probe)
-    with pytest.raises(ExerciseError, match="with 5 labels per class the probe reaches 0.750, below 0.9"):
-        exercises.check_labels_needed(5, fake_probe)
-    with pytest.raises(ExerciseError, match="8 labels per class already reach 0.900 >= 0.9: 9 is not the smallest"):
-        exercises.check_labels_needed(9, fake_probe)
-    with pytest.raises(ExerciseError, match="whole number"):
-        exercises.check_labels_needed(8.0, fake_probe)
+@pytest.mark.parametrize("answer", [8, np.int64(8), torch.tensor(8), 8.0, np.array([8])])
+def test_labels_needed(answer, capsys):
+    exercises.check_labels_needed(answer, fake_probe)
+    assert "8 labels per class are the fewest" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("answer,match", [
+    (None, "not answered yet"),
+    (5, "with 5 labels per class the probe reaches 0.750, below 0.9"),
+    (9, "8 labels per class already reach 0.900 >= 0.9: 9 is not the smallest"),
+    (8.5, "whole number"), ("8", "whole number"), (0, "whole number"), (-3, "whole number"), (True, "whole number"),
+    ([8, 9], "whole number"),
+])
+def test_labels_needed_wrong(answer, match):
+    with pytest.raises(ExerciseError, match="Exercise 1.2: .*" + match):
+        exercises.check_labels_needed(answer, fake_probe)
+
+
+def test_labels_needed_reports_a_probe_that_raises():
+    with pytest.raises(ExerciseError, match="raised ValueError"):
+        exercises.check_labels_needed(8, lambda n: int("x"))
 
 
 def right_ideal(n, t):
     return math.log(1 + (2 * n - 2) * math.exp(-1 / t))
 
 
-def test_ideal_loss_right(capsys):
-    exercises.check_ideal_loss(right_ideal)
-    exercises.check_ideal_loss(lambda n, t: torch.tensor(right_ideal(n, t)))
+@pytest.mark.parametrize("right", [
+    right_ideal, lambda n, t: torch.tensor(right_ideal(n, t)), lambda n, t: np.float32(right_ideal(n, t)),
+    lambda n, t: torch.tensor([right_ideal(n, t)]),
+    lambda n, t: -torch.log_softmax(torch.tensor([1.0] + [0.0] * (2 * n - 2), dtype=torch.float64) / t, 0)[0],
+])
+def test_ideal_loss_right(right, capsys):
+    exercises.check_ideal_loss(right)
     assert "Exercise 2.1 passed" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("wrong,match", [
     (lambda n, t: None, "not answered yet: ideal_loss returned None"),
+    (None, "not answered yet"),
     (lambda n, t: 0.0, "even a perfect batch has a loss above zero"),
     (lambda n, t: math.log(2 + (2 * n - 2) * math.exp(-1 / t)), "similarity with itself"),
     (lambda n, t: math.log(1 + (2 * n - 1) * math.exp(-1 / t)), "count the negatives again"),
     (lambda n, t: math.log(1 + (n - 1) * math.exp(-1 / t)), "2N - 2 of them, not N - 1"),
     (lambda n, t: math.log(1 + (2 * n - 2) * math.exp(-1)), "divided by the temperature"),
+    (lambda n, t: right_ideal(n, 0.5), "same loss for temperature = 0.5 and temperature = 0.1: did you divide"),
+    (lambda n, t: right_ideal(8, t), "same loss for n = 2 and n = 4"),
     (lambda n, t: -right_ideal(n, t), "so it is positive"),
-    (lambda n, t: 1.234, "write the softmax probability of the positive"),
+    (lambda n, t: math.log10(1 + (2 * n - 2) * math.exp(-1 / t)), "not log10"),
+    (lambda n, t: right_ideal(n, t) + 0.01, "write the softmax probability of the positive"),
+    (lambda n, t: 1.234, "same loss for n = 2 and n = 4"),
     (lambda n, t: "x", "must return one number"),
-    (lambda n, t: 1 / 0, r"ideal_loss\(2, 0.5\) raised ZeroDivisionError"),
+    (lambda n, t: [right_ideal(n, t)] * 2, "must return one number"),
+    (lambda n, t: torch.ones(2), "must return one number"),
+    (lambda n, t: float("nan"), "returned nan"),
+    (lambda n, t: 1 / 0, r"raised ZeroDivisionError on ideal_loss\(2, 0.5\)"),
+    (lambda n: 1.0, "raised TypeError"),
     (42, "must be a function"),
 ])
 def test_ideal_loss_wrong(wrong, match):
@@ -82,8 +116,19 @@ def right_top1(z1, z2):
     return (sim.argmax(1) == torch.cat([torch.arange(n, 2 * n), torch.arange(n)])).float().mean()
 
 
-def test_positive_top1_right():
-    exercises.check_positive_top1(right_top1)
+def numpy_top1(z1, z2):
+    z = np.concatenate([z1.numpy(), z2.numpy()])
+    z = z / np.linalg.norm(z, axis=1, keepdims=True)
+    sim = z @ z.T
+    np.fill_diagonal(sim, -np.inf)
+    n = len(z1)
+    return np.mean(sim.argmax(1) == (np.arange(2 * n) + n) % (2 * n))
+
+
+@pytest.mark.parametrize("right", [right_top1, lambda a, b: right_top1(a, b).item(), numpy_top1,
+                                   lambda a, b: round(float(right_top1(a, b)), 8)])
+def test_positive_top1_right(right):
+    exercises.check_positive_top1(right)
 
 
 def with_self(z1, z2):
@@ -97,39 +142,93 @@ def one_direction(z1, z2):
     return ((z1 @ z2.T).argmax(1) == torch.arange(len(z1))).float().mean()
 
 
+def by_dot(z1, z2):
+    n, z = len(z1), torch.cat([z1, z2])
+    sim = (z @ z.T).fill_diagonal_(float("-inf"))
+    return (sim.argmax(1) == torch.cat([torch.arange(n, 2 * n), torch.arange(n)])).float().mean()
+
+
+def n_is_16(z1, z2):
+    z = F.normalize(torch.cat([z1, z2]), dim=1)
+    sim = (z @ z.T).fill_diagonal_(float("-inf"))
+    positive = torch.cat([torch.arange(16, 32), torch.arange(16)])
+    return (sim.argmax(1)[:32][:len(positive)][:len(z)] == positive[:len(z)]).float().mean()
+
+
 @pytest.mark.parametrize("wrong,match", [
     (lambda a, b: None, "not answered yet: positive_top1 returned None"),
     (with_self, "exclude the diagonal"),
     (lambda a, b: right_top1(a, b) * 2 * len(a), "divide by the number of views"),
     (one_direction, "is the nearest other view"),
+    (by_dot, "dot product"),
+    (n_is_16, "right for N = 16 pairs only"),
+    (lambda a, b: 0.5, "is the nearest other view"),
+    (lambda a, b: right_top1(a, b).repeat(2), "must return one number"),
+    (lambda a, b: "high", "must return one number"),
+    (lambda a, b: a[100], "raised IndexError"),
 ])
 def test_positive_top1_wrong(wrong, match):
-    with pytest.raises(ExerciseError, match=match):
+    with pytest.raises(ExerciseError, match="Exercise 2.2: .*" + match):
         exercises.check_positive_top1(wrong)
 
 
-def test_triplet_checker():
-    exercises.check_triplet(lambda a, p, n, m: F.triplet_margin_loss(a, p, n, margin=m))
-    cases = [
-        (lambda a, p, n, m: None, "not answered yet"),
-        (lambda a, p, n, m: ((a - p).norm(dim=1) - (a - n).norm(dim=1) + m).mean(), "clamp at 0"),
-        (lambda a, p, n, m: ((a - p).norm(dim=1) ** 2 - (a - n).norm(dim=1) ** 2 + m).clamp(min=0).mean(), "not squared"),
-        (lambda a, p, n, m: ((a - p).norm(dim=1) - (a - n).norm(dim=1) + m).clamp(min=0).sum(), "not the sum"),
-        (lambda a, p, n, m: ((a - n).norm(dim=1) - (a - p).norm(dim=1) + m).clamp(min=0).mean(), "comes first"),
-    ]
-    for wrong, match in cases:
-        with pytest.raises(ExerciseError, match="Exercise 3.1: .*" + match):
-            exercises.check_triplet(wrong)
+def triplet(a, p, n, m):
+    return ((a - p).norm(dim=1) - (a - n).norm(dim=1) + m).clamp(min=0).mean()
 
 
-def test_collapse_std_checker():
-    exercises.check_collapse_std(lambda z: F.normalize(z, dim=1).std(dim=0).mean())
-    with pytest.raises(ExerciseError, match="not answered yet"):
-        exercises.check_collapse_std(lambda z: None)
-    with pytest.raises(ExerciseError, match="L2-normalise"):
-        exercises.check_collapse_std(lambda z: z.std(dim=0).mean())
-    with pytest.raises(ExerciseError, match="over the samples"):
-        exercises.check_collapse_std(lambda z: F.normalize(z, dim=1).std(dim=1).mean())
+@pytest.mark.parametrize("right", [
+    triplet, lambda a, p, n, m: F.triplet_margin_loss(a, p, n, margin=m),
+    lambda a, p, n, m: F.triplet_margin_loss(a, p, n, margin=m).item(),
+    lambda a, p, n, m: np.maximum(np.linalg.norm(a - p, axis=1) - np.linalg.norm(a - n, axis=1) + m, 0).mean(),
+])
+def test_triplet_checker(right, capsys):
+    exercises.check_triplet(right)
+    assert "Exercise 3.1 passed" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("wrong,match", [
+    (lambda a, p, n, m: None, "not answered yet"),
+    (lambda a, p, n, m: ((a - p).norm(dim=1) - (a - n).norm(dim=1) + m).mean(), "clamp at 0"),
+    (lambda a, p, n, m: ((a - p).norm(dim=1) ** 2 - (a - n).norm(dim=1) ** 2 + m).clamp(min=0).mean(), "not squared"),
+    (lambda a, p, n, m: ((a - p).norm(dim=1) - (a - n).norm(dim=1) + m).clamp(min=0).sum(), "not the sum"),
+    (lambda a, p, n, m: triplet(a, n, p, m), "comes first"),
+    (lambda a, p, n, m: triplet(a, p, n, 0.0), "add the margin inside the max"),
+    (lambda a, p, n, m: triplet(a, p, n, 1.0), "same loss for margin = 1.0 and margin = 0.5"),
+    (lambda a, p, n, m: triplet(a, p, p, m), "same loss for negative"),
+    (lambda a, p, n, m: triplet(a, a, n, m), "same loss for positive"),
+    (lambda a, p, n, m: triplet(a, p, n, m) + 0.1, "triplet_margin_loss"),
+    (lambda a, p, n, m: ((a - p).norm(dim=1) - (a - n).norm(dim=1) + m).clamp(min=0), "must return one number"),
+    (lambda a, p, n, m: "loss", "must return one number"),
+    (lambda a, p, n, m: a @ p, "raised RuntimeError"),
+])
+def test_triplet_checker_wrong(wrong, match):
+    with pytest.raises(ExerciseError, match="Exercise 3.1: .*" + match):
+        exercises.check_triplet(wrong)
+
+
+@pytest.mark.parametrize("right", [
+    lambda z: F.normalize(z, dim=1).std(dim=0).mean(), lambda z: F.normalize(z, dim=1).std(dim=0).mean().item(),
+    lambda z: np.std(F.normalize(z, dim=1).numpy(), axis=0).mean(),   # NumPy's std (ddof=0) is right too
+    lambda z: (z / z.norm(dim=1, keepdim=True)).std(dim=0, unbiased=True).mean(dtype=torch.float64),
+])
+def test_collapse_std_checker(right):
+    exercises.check_collapse_std(right)
+
+
+@pytest.mark.parametrize("wrong,match", [
+    (lambda z: None, "not answered yet"),
+    (lambda z: z.std(dim=0).mean(), "L2-normalise"),
+    (lambda z: F.normalize(z, dim=1).std(dim=1).mean(), "over the samples"),
+    (lambda z: F.normalize(z, dim=0).std(dim=0).mean(), "normalise each row"),
+    (lambda z: 0.125, "gives 0.1250 for every z"),
+    (lambda z: F.normalize(z, dim=1).std(dim=0).mean() + 0.01, "Normalise the rows"),
+    (lambda z: F.normalize(z, dim=1).std(dim=0), "must return one number"),
+    (lambda z: z.numpy().tolist(), "must return one number"),
+    (lambda z: z.norm(dim=2), "raised IndexError"),
+])
+def test_collapse_std_checker_wrong(wrong, match):
+    with pytest.raises(ExerciseError, match="Exercise 3.2: .*" + match):
+        exercises.check_collapse_std(wrong)
 
 
 def good_bert(ids, ratio, mask_id, vocab, g):
@@ -141,36 +240,73 @@ def good_bert(ids, ratio, mask_id, vocab, g):
     return inputs, ids.masked_fill(~chosen, -100)
 
 
-def test_bert_masking_checker():
-    exercises.check_bert_masking(good_bert)
-    cases = [
-        (lambda *a: None, "not answered yet"),
-        (lambda ids, r, m, v, g: (good_bert(ids, r, m, v, g)[0], ids.clone()), "labels must be -100 elsewhere"),
-        (lambda ids, r, m, v, g: (ids.masked_fill(torch.rand(ids.shape, generator=g) < r, m),
-                                  ids.masked_fill(torch.rand(ids.shape, generator=g) >= r, -100)), "must be the original|left unchanged"),
-        (lambda ids, r, m, v, g: good_bert(ids, 0.3, m, v, g), "15% should be chosen"),
-    ]
-    for wrong, match in cases:
-        with pytest.raises(ExerciseError, match="Exercise 3.3: .*(" + match + ")"):
-            exercises.check_bert_masking(wrong)
+def exact_count_bert(ids, ratio, mask_id, vocab, g):  # exactly round(ratio * L) tokens per row: also right
+    n, length = ids.shape
+    order = torch.rand(n, length, generator=g).argsort(dim=1)
+    chosen = torch.zeros_like(ids, dtype=torch.bool).scatter_(1, order[:, :round(ratio * length)], True)
+    kind = torch.multinomial(torch.tensor([0.8, 0.1, 0.1]), ids.numel(), replacement=True, generator=g).view(n, -1)
+    inputs = torch.where(chosen & (kind == 0), torch.full_like(ids, mask_id), ids)
+    inputs = torch.where(chosen & (kind == 1), torch.randint(vocab, ids.shape, generator=g), inputs)
+    return inputs, torch.where(chosen, ids, torch.full_like(ids, -100))
 
-    def all_mask(ids, r, m, v, g):
-        chosen = torch.rand(ids.shape, generator=g) < r
-        return ids.masked_fill(chosen, m), ids.masked_fill(~chosen, -100)
 
-    with pytest.raises(ExerciseError, match="BERT replaces 80%"):
-        exercises.check_bert_masking(all_mask)
+@pytest.mark.parametrize("right", [good_bert, exact_count_bert, lambda *a: [x.numpy() for x in good_bert(*a)]])
+def test_bert_masking_checker(right):
+    exercises.check_bert_masking(right)
+
+
+def same_rows(ids, r, m, v, g):
+    chosen = (torch.rand(ids.shape[1], generator=g) < r).expand_as(ids)
+    return ids.masked_fill(chosen, m), ids.masked_fill(~chosen, -100)
+
+
+def all_mask(ids, r, m, v, g):
+    chosen = torch.rand(ids.shape, generator=g) < r
+    return ids.masked_fill(chosen, m), ids.masked_fill(~chosen, -100)
+
+
+@pytest.mark.parametrize("wrong,match", [
+    (lambda *a: None, "not answered yet"),
+    (lambda ids, r, m, v, g: (good_bert(ids, r, m, v, g)[0], ids.clone()), "labels to -100 elsewhere"),
+    (lambda ids, r, m, v, g: (ids.masked_fill(torch.rand(ids.shape, generator=g) < r, m),
+                              ids.masked_fill(torch.rand(ids.shape, generator=g) >= r, -100)),
+     "must be the original|left unchanged"),
+    (lambda ids, r, m, v, g: good_bert(ids, 0.15, m, v, g), "not mask_ratio = 30%"),
+    (lambda ids, r, m, v, g: good_bert(ids, r, 50, v, g), "no chosen token became mask_id = 1003"),
+    (lambda ids, r, m, v, g: good_bert(ids, r, m, 50, g), "only 50 different values"),
+    (lambda ids, r, m, v, g: good_bert(ids, r, m, v + 10, g), r"in \[0, vocab_size\)"),
+    (lambda ids, r, m, v, g: good_bert(ids, r, m, v, None), "same generator seed gave a different masking"),
+    (lambda ids, r, m, v, g: good_bert(ids, r, m, v, torch.Generator().manual_seed(0)), "two different generators"),
+    (same_rows, "every sequence has the same positions"),
+    (all_mask, "BERT replaces 80%"),
+    (lambda *a: good_bert(*a)[0], "must return a pair"),
+    (lambda *a: good_bert(*a) + (None,), "must return a pair"),
+    (lambda ids, *a: tuple(x[:-1] for x in good_bert(ids, *a)), "expected a tensor shaped"),
+    (lambda *a: ("inputs", "labels"), "expected a tensor or array of numbers"),
+    (lambda *a: 1 / 0, "raised ZeroDivisionError"),
+])
+def test_bert_masking_checker_wrong(wrong, match):
+    with pytest.raises(ExerciseError, match="Exercise 3.3: .*(" + match + ")"):
+        exercises.check_bert_masking(wrong)
+
+
+MEASURED = {"geometric": {"shape": 0.4, "colour": 0.5}, "geometric+colour": {"shape": 0.9, "colour": 0.0}}
 
 
 def test_which_factor_checker():
-    measured = {"geometric": {"shape": 0.4, "colour": 0.5}, "geometric+colour": {"shape": 0.9, "colour": 0.0}}
-    exercises.check_which_factor({"geometric": "colour", "geometric+colour": "shape"}, measured)
-    with pytest.raises(ExerciseError, match="not answered yet"):
-        exercises.check_which_factor(None, measured)
-    with pytest.raises(ExerciseError, match="measured NMI is higher for colour"):
-        exercises.check_which_factor({"geometric": "shape", "geometric+colour": "shape"}, measured)
-    with pytest.raises(ExerciseError, match="exactly the keys"):
-        exercises.check_which_factor({"geometric": "shape"}, measured)
+    exercises.check_which_factor({"geometric": "colour", "geometric+colour": "shape"}, MEASURED)
+    exercises.check_which_factor({"geometric": " Colour", "geometric+colour": "SHAPE"}, MEASURED)
+
+
+@pytest.mark.parametrize("answer,match", [
+    (None, "not answered yet"), ([], "exactly the keys"), ({"geometric": "shape"}, "exactly the keys"),
+    ({"geometric": "shape", "geometric+colour": "shape"}, "measured NMI is higher for colour"),
+    ({"geometric": ["colour"], "geometric+colour": "shape"}, "is not one of the factors"),
+    ({"geometric": "color", "geometric+colour": "shape"}, "is not one of the factors"),
+])
+def test_which_factor_checker_wrong(answer, match):
+    with pytest.raises(ExerciseError, match="Exercise 3.4: .*" + match):
+        exercises.check_which_factor(answer, MEASURED)
 
 
 def test_margin_gradient_checker():

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import numbers
+
+import numpy as np
+import torch
+
+from ._common import call as _call
+from ._common import checker as _checker
 from ._common import fail as _fail
 from ._common import passed as _passed
 from ._common import unanswered as _unanswered
@@ -28,26 +35,56 @@ _SCENARIO_HINTS = {
 }
 
 
+def _kind(text) -> str:
+    return str(text).strip().lower().replace("_", "-").replace(" ", "-")
+
+
+@_checker("1.1")
 def check_signal_kinds(answers) -> None:
     """Exercise 1.1: ``answers`` maps each key of :data:`SCENARIOS` to a kind of signal."""
     if answers is None:
         _unanswered("1.1", "answers is None.")
     if not isinstance(answers, dict):
         _fail("1.1", f"answers must be a dict such as {{'a': 'supervised', ...}}, got {type(answers).__name__}")
-    missing = sorted(set(SCENARIOS) - set(answers))
+    given = {str(key).strip().lower(): value for key, value in answers.items()}
+    missing = sorted(set(SCENARIOS) - set(given))
     if missing:
         _fail("1.1", f"answers has no entry for scenario(s) {', '.join(missing)}")
+    extra = sorted(set(given) - set(SCENARIOS))
+    if extra:
+        _fail("1.1", f"answers has entries {extra} that are not scenarios; the keys are {sorted(SCENARIOS)}")
     for key in sorted(SCENARIOS):
-        given = str(answers[key]).strip().lower().replace("_", "-").replace(" ", "-")
-        if given not in SIGNAL_KINDS:
-            _fail("1.1", f"scenario {key}: {answers[key]!r} is not one of {list(SIGNAL_KINDS)}")
-        right = _SCENARIO_ANSWERS[key]
-        if given != right:
-            _fail("1.1", f"scenario {key} is not {given}: ask where its training target comes from. "
+        if not isinstance(given[key], str):
+            _fail("1.1", f"scenario {key}: give the kind as a string, one of {list(SIGNAL_KINDS)}, "
+                         f"got {given[key]!r}")
+        kind = _kind(given[key])
+        if kind not in SIGNAL_KINDS:
+            _fail("1.1", f"scenario {key}: {given[key]!r} is not one of {list(SIGNAL_KINDS)}")
+    kinds = {_kind(given[key]) for key in SCENARIOS}
+    if len(kinds) == 1:
+        _fail("1.1", f"every scenario is {kinds.pop()}: read each one and ask where its training target comes from.")
+    for key in sorted(SCENARIOS):
+        kind, right = _kind(given[key]), _SCENARIO_ANSWERS[key]
+        if kind != right:
+            _fail("1.1", f"scenario {key} is not {kind}: ask where its training target comes from. "
                          f"Here {_SCENARIO_HINTS[right]}.")
     _passed("1.1", "all six scenarios sorted by where their training signal comes from.")
 
 
+def _whole(answer):
+    """``answer`` as an int if it is a whole number in any form (int, NumPy, 0-D tensor, 8.0), else None."""
+    if torch.is_tensor(answer) or isinstance(answer, np.ndarray):
+        if (answer.numel() if torch.is_tensor(answer) else answer.size) != 1:
+            return None
+        answer = answer.reshape(()).tolist() if torch.is_tensor(answer) else answer.reshape(()).item()
+    if isinstance(answer, (bool, np.bool_)) or not isinstance(answer, numbers.Real):
+        return None
+    if isinstance(answer, numbers.Integral):
+        return int(answer)
+    return int(answer) if float(answer).is_integer() else None
+
+
+@_checker("1.2")
 def check_labels_needed(answer, probe_accuracy, target: float = 0.9) -> None:
     """Exercise 1.2: ``answer`` is the fewest labels per class at which the probe reaches ``target``.
 
@@ -56,15 +93,16 @@ def check_labels_needed(answer, probe_accuracy, target: float = 0.9) -> None:
     """
     if answer is None:
         _unanswered("1.2", "answer is None.")
-    if not isinstance(answer, int) or isinstance(answer, bool) or answer < 1:
+    n = _whole(answer)
+    if n is None or n < 1:
         _fail("1.2", f"answer must be a whole number of labels per class >= 1, got {answer!r}")
-    reached = probe_accuracy(answer)
+    reached = float(_call("1.2", probe_accuracy, "pixel_probe", n))
     if reached < target:
-        _fail("1.2", f"with {answer} labels per class the probe reaches {reached:.3f}, below {target}: "
+        _fail("1.2", f"with {n} labels per class the probe reaches {reached:.3f}, below {target}: "
                      f"try more labels per class.")
-    if answer > 1:
-        below = probe_accuracy(answer - 1)
+    if n > 1:
+        below = float(_call("1.2", probe_accuracy, "pixel_probe", n - 1))
         if below >= target:
-            _fail("1.2", f"{answer - 1} labels per class already reach {below:.3f} >= {target}: "
-                         f"{answer} is not the smallest number.")
-    _passed("1.2", f"{answer} labels per class are the fewest that reach {target} ({reached:.3f}).")
+            _fail("1.2", f"{n - 1} labels per class already reach {below:.3f} >= {target}: "
+                         f"{n} is not the smallest number.")
+    _passed("1.2", f"{n} labels per class are the fewest that reach {target} ({reached:.3f}).")
