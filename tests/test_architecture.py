@@ -15,7 +15,7 @@ LAYERS = [
     {"augment", "masking"},
     {"models", "attention"},
     {"losses"},
-    {"train", "checkpoints", "compress"},
+    {"train", "checkpoints", "compress", "byol"},
     {"recipes", "project", "domains", "multimodal", "tools"},
     {"evaluate", "interpret"},
     {"applications"},
