@@ -8,6 +8,8 @@ without a temperature, a training step and a recipe all read it from there.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -234,3 +236,28 @@ def clip_loss(image_z: torch.Tensor, text_z: torch.Tensor, temperature: float | 
     logits = F.normalize(image_z, dim=1) @ F.normalize(text_z, dim=1).T / temperature
     target = torch.arange(len(logits), device=logits.device)
     return (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2
+
+
+def info_nce_floor(n: int, temperature: float | None = None) -> float:
+    """The lowest value :func:`info_nce` can take on a batch of ``n`` pairs (2n views).
+
+    Per anchor the loss is ``log(1 + sum_k exp((s_k - s_pos) / t))`` over its 2n - 2
+    negatives, a convex, symmetric function of the differences; by Jensen it is at least
+    its value at their mean. Cosines are at most 1 and the 2n unit vectors satisfy
+    ``|sum z|^2 >= 0``, which holds the mean negative cosine at or above ``-1/(n - 1)``
+    when positives coincide. Hence
+
+        L >= log(1 + (2n - 2) * exp(-(1 + 1/(n - 1)) / t)),
+
+    reached when the two views of each sample coincide and the n samples form a regular
+    simplex (pairwise cosine -1/(n - 1)), which needs a dimension of at least n - 1; in
+    fewer dimensions it is a strict lower bound. ``temperature`` defaults to
+    ``TEMPERATURES["simclr"]``. Chapter 4, section 4.4, derives it.
+
+    >>> z = F.normalize(torch.eye(4) - 0.25, dim=1)        # a regular simplex of 4 points
+    >>> abs(info_nce(z, z, 0.5).item() - info_nce_floor(4, 0.5)) < 1e-6
+    True
+    """
+    _validate.positive_int("n", n, minimum=2)
+    t = temperature_of("simclr", temperature)
+    return math.log1p((2 * n - 2) * math.exp(-(1 + 1 / (n - 1)) / t))

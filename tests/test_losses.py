@@ -289,3 +289,67 @@ def test_clip_loss_default_temperature_and_symmetry():
 def test_clip_loss_bad_input(u, v, t, match):
     with pytest.raises(ValueError, match=match):
         losses.clip_loss(u, v, t)
+
+
+# The InfoNCE floor (chapter 4, section 4.4): no batch goes below it; a regular simplex reaches it.
+
+def regular_simplex(n: int, dtype=torch.float64) -> torch.Tensor:
+    """n unit vectors in n dimensions with every pairwise cosine -1/(n - 1)."""
+    return F.normalize(torch.eye(n, dtype=dtype) - 1 / n, dim=1)
+
+
+@pytest.mark.parametrize("n", [2, 3, 5, 16, 64, 256])
+@pytest.mark.parametrize("tau", [0.05, 0.2, 0.5, 2.0])
+def test_info_nce_floor_is_reached_by_identical_views_on_a_regular_simplex(n, tau):
+    z = regular_simplex(n)
+    assert torch.allclose(z @ z.T, torch.full((n, n), -1 / (n - 1), dtype=torch.float64) + n / (n - 1) * torch.eye(n, dtype=torch.float64))
+    assert losses.info_nce(z, z.clone(), tau).item() == pytest.approx(losses.info_nce_floor(n, tau), rel=1e-9, abs=1e-12)
+
+
+@settings(max_examples=80, deadline=None)
+@given(n=st.integers(2, 40), d=st.integers(1, 48), tau=st.floats(0.05, 2.0), seed=st.integers(0, 2**16),
+       spread=st.floats(0.0, 3.0))
+def test_random_embeddings_never_go_below_the_info_nce_floor(n, d, tau, seed, spread):
+    g = torch.Generator().manual_seed(seed)
+    z1 = torch.randn(n, d, generator=g, dtype=torch.float64)
+    z2 = z1 + spread * torch.randn(n, d, generator=g, dtype=torch.float64)  # from identical views to unrelated ones
+    assert losses.info_nce(z1, z2, tau).item() >= losses.info_nce_floor(n, tau) - 1e-9
+
+
+@pytest.mark.parametrize("n,d", [(4, 2), (8, 3), (8, 7), (16, 16), (32, 8)])
+@pytest.mark.parametrize("tau", [0.1, 0.5])
+def test_embeddings_optimised_for_the_loss_stop_at_the_floor(n, d, tau):
+    """Free embeddings trained on the loss itself approach the floor where a simplex fits
+    (d >= n - 1) and stay above it everywhere."""
+    g = torch.Generator().manual_seed(n * d)
+    z1 = torch.randn(n, d, generator=g, dtype=torch.float64, requires_grad=True)
+    z2 = torch.randn(n, d, generator=g, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.Adam([z1, z2], lr=0.05)
+    lowest = math.inf
+    for _ in range(600):
+        opt.zero_grad()
+        loss = losses.info_nce(z1, z2, tau)
+        loss.backward()
+        opt.step()
+        lowest = min(lowest, loss.item())
+    floor = losses.info_nce_floor(n, tau)
+    assert lowest >= floor - 1e-9
+    if d >= n - 1:  # 99% of the way down from the loss of equal embeddings, log(2n - 1)
+        assert lowest - floor <= 0.01 * (math.log(2 * n - 1) - floor)
+
+
+@pytest.mark.parametrize("n", [2, 3, 10, 256])
+@pytest.mark.parametrize("tau", [0.1, 0.5, 1.0])
+def test_info_nce_floor_lies_between_the_naive_floor_and_the_equal_embeddings_loss(n, tau):
+    naive = math.log(1 + (2 * n - 2) * math.exp(-2 / tau))   # every negative at cosine -1
+    floor = losses.info_nce_floor(n, tau)
+    assert naive <= floor + 1e-12 < math.log(2 * n - 1)
+    assert (floor == pytest.approx(naive)) == (n == 2)       # only two samples can be antipodal
+    assert losses.info_nce_floor(n) == losses.info_nce_floor(n, losses.TEMPERATURES["simclr"])
+
+
+@pytest.mark.parametrize("kwargs", [{"n": 1}, {"n": 0}, {"n": 2.5}, {"n": True}, {"n": 4, "temperature": 0.0},
+                                    {"n": 4, "temperature": -1.0}])
+def test_info_nce_floor_rejects_bad_arguments(kwargs):
+    with pytest.raises(ValueError, match="n must|temperature must"):
+        losses.info_nce_floor(**kwargs)
