@@ -23,6 +23,7 @@ LAYERS = [
     {"widgets", "frames"},
     {"exercises"},
     {"student"},
+    {"grade"},
 ]
 LEVEL = {name: i for i, layer in enumerate(LAYERS) for name in layer}
 
