@@ -345,9 +345,21 @@ def test_bits_checker():
 
 # --- Chapter 5 ---------------------------------------------------------------------
 
-def test_article_params_checker(capsys):
-    exercises.check_article_params(lambda s: 16 * (s // 2) ** 2 * 128 + 128)
+def fc1(s):
+    return 16 * (s // 2) ** 2 * 128 + 128
+
+
+@pytest.mark.parametrize("right", [fc1, lambda s: np.int64(fc1(s)), lambda s: torch.tensor(fc1(s)),
+                                   lambda s: 16 * (s / 2) ** 2 * 128 + 128])
+def test_article_params_checker(right, capsys):
+    exercises.check_article_params(right)
     assert "25,690,240 at 224" in capsys.readouterr().out
+
+
+def test_article_params_formula_is_the_network():
+    from sslbook.models import ArticleCNN
+    for size in (2, 6, 32, 224):
+        assert sum(p.numel() for p in ArticleCNN(size).head[0].parameters()) == fc1(size)
 
 
 @pytest.mark.parametrize("wrong,match", [
@@ -355,10 +367,15 @@ def test_article_params_checker(capsys):
     (lambda s: 16 * (s // 2) ** 2 * 128, "add the layer's 128 biases"),
     (lambda s: 16 * s * s * 128 + 128, "max-pool halves"),
     (lambda s: 3 * s * s, "maps 16 channels"),
+    (lambda s: fc1(32), "same count for size = 32 and size = 224"),
+    (lambda s: fc1(s) + 1, "maps 16 channels"),
+    (lambda s: fc1(s) + 0.5, "whole number"),
+    (lambda s: str(fc1(s)), "must return one number"),
+    (lambda s: [fc1(s)], "must return one number"),
     (lambda s: 1 / 0, "raised ZeroDivisionError"),
 ])
 def test_article_params_checker_wrong(wrong, match):
-    with pytest.raises(ExerciseError, match=match):
+    with pytest.raises(ExerciseError, match="Exercise 5.1: .*" + match):
         exercises.check_article_params(wrong)
 
 
@@ -373,23 +390,32 @@ def euclid_knn(train_f, train_y, test_f, k):
     return F.one_hot(train_y[nearest], int(train_y.max()) + 1).sum(1).argmax(1)
 
 
-def test_knn_checker():
-    exercises.check_knn(right_knn)
+def sklearn_knn(train_f, train_y, test_f, k):
     from sklearn.neighbors import KNeighborsClassifier
+    return KNeighborsClassifier(k, metric="cosine").fit(train_f, train_y).predict(test_f)
 
-    def sklearn_knn(train_f, train_y, test_f, k):
-        return KNeighborsClassifier(k, metric="cosine").fit(train_f, train_y).predict(test_f)
-    exercises.check_knn(sklearn_knn)
+
+@pytest.mark.parametrize("right", [right_knn, sklearn_knn, lambda *a: right_knn(*a).tolist(),
+                                   lambda *a: right_knn(*a).float().unsqueeze(1), lambda *a: right_knn(*a).numpy()])
+def test_knn_checker(right):
+    exercises.check_knn(right)
 
 
 @pytest.mark.parametrize("wrong,match", [
     (lambda *a: None, "not answered yet"),
     (lambda tf, ty, sf, k: ty[:10], "one label per test row"),
     (euclid_knn, "Euclidean vote; normalise"),
-    (lambda tf, ty, sf, k: right_knn(tf, ty, sf, 1), "agree with the reference vote"),
+    (lambda tf, ty, sf, k: right_knn(tf, ty, sf, 1), "same labels for k = 1 and k = 25"),
+    (lambda tf, ty, sf, k: right_knn(tf, ty, sf, 5), "same labels for k = 1 and k = 25"),
+    (lambda tf, ty, sf, k: (F.normalize(sf, dim=1) @ F.normalize(tf, dim=1).T).topk(k, dim=1).indices[:, 0],
+     "not row indices"),
+    (lambda tf, ty, sf, k: F.one_hot(ty[(F.normalize(sf, dim=1) @ F.normalize(tf, dim=1).T).topk(
+        k, dim=1).indices], 10).sum(1).argmax(1), "raised RuntimeError"),  # hard-codes 10 classes
+    (lambda tf, ty, sf, k: (right_knn(tf, ty, sf, k) + 1) % (int(ty.max()) + 1), "agree with the reference vote"),
+    (lambda tf, ty, sf, k: "labels", "expected a tensor or array"),
 ])
 def test_knn_checker_wrong(wrong, match):
-    with pytest.raises(ExerciseError, match=match):
+    with pytest.raises(ExerciseError, match="Exercise 5.2: .*" + match):
         exercises.check_knn(wrong)
 
 
@@ -399,8 +425,30 @@ def right_enqueue(queue, ptr, keys):
     return queue, (ptr + len(keys)) % len(queue)
 
 
-def test_queue_checker():
-    exercises.check_queue(right_enqueue)
+def numpy_enqueue(queue, ptr, keys):
+    queue, keys = queue.numpy().copy(), keys.numpy()
+    for key in keys[-len(queue):]:
+        queue[ptr] = key
+        ptr = (ptr + 1) % len(queue)
+    return queue, np.int64(ptr)
+
+
+@pytest.mark.parametrize("right", [right_enqueue, numpy_enqueue,
+                                   lambda q, p, k: [right_enqueue(q, p, k)[0], torch.tensor(right_enqueue(q, p, k)[1])]])
+def test_queue_checker(right):
+    exercises.check_queue(right)
+
+
+def test_queue_reference_is_the_package_queue():
+    from sslbook.exercises import ch5
+    from sslbook.models import FeatureQueue
+    g = torch.Generator().manual_seed(0)
+    queue, mine, ptr = FeatureQueue(5, 3), torch.zeros(5, 3), 0
+    for b in (2, 7, 5, 1, 3):
+        keys = torch.randn(b, 3, generator=g)
+        queue.enqueue(keys)
+        mine, ptr = ch5._enqueue_reference(mine, ptr, keys)
+        assert torch.equal(mine, queue.buffer) and ptr == queue.pointer
 
 
 def no_wrap(queue, ptr, keys):
@@ -412,9 +460,17 @@ def no_wrap(queue, ptr, keys):
 @pytest.mark.parametrize("wrong,match", [
     (lambda q, p, k: None, "not answered yet"),
     (lambda q, p, k: q, "must return a pair"),
-    (lambda q, p, k: (right_enqueue(q, p, k)[0], p), "pointer should be 3"),
-    (no_wrap, "after batch 3"),
+    (lambda q, p, k: (right_enqueue(q, p, k)[0], p), "the new pointer should be 3"),
+    (lambda q, p, k: right_enqueue(q, 0, k), "same rows for ptr = 0 and ptr = 3"),
+    (lambda q, p, k: (right_enqueue(q, p, k)[0], (p + len(k)) % 8), "modulo the queue size"),
+    (lambda q, p, k: (right_enqueue(q, p, k)[0], p + len(k)), "the new pointer should be"),
+    (no_wrap, "the new pointer should be 1"),
+    (lambda q, p, k: (right_enqueue(q, p, k)[0][:-1], right_enqueue(q, p, k)[1]), "expected a tensor shaped"),
+    (lambda q, p, k: (right_enqueue(q, p, k)[0], 1.5), "whole row number"),
+    (lambda q, p, k: (right_enqueue(q, p, k)[0], None), "not answered yet"),
+    (lambda q, p, k: (right_enqueue(q, p, k)[0], "3"), "must return one number"),
+    (lambda q, p, k: q[p + 100], "raised IndexError"),
 ])
 def test_queue_checker_wrong(wrong, match):
-    with pytest.raises(ExerciseError, match=match):
+    with pytest.raises(ExerciseError, match="Exercise 5.3: .*" + match):
         exercises.check_queue(wrong)
