@@ -1,19 +1,26 @@
-"""Exercises of chapter 4: the margin loss's gradient, a predicted loss, cross-entropy in bits."""
+"""Exercises of chapter 4: the margin loss's gradient, the lowest MoCo loss of one query, the
+uniformity of a regular simplex (and, kept for copies handed out before, the earlier 4.2 and 4.3)."""
 
 from __future__ import annotations
 
 import math
 
 import torch
+import torch.nn.functional as F
 
-from ..losses import margin_contrastive
+from ..evaluate import uniformity
+from ..losses import info_nce_floor, margin_contrastive, moco_loss
 from ._common import call as _call
+from ._common import checker as _checker
+from ._common import diagnose as _diagnose
 from ._common import fail as _fail
 from ._common import number as _number
 from ._common import passed as _passed
 from ._common import unanswered as _unanswered
+from ._common import sweep as _sweep
 
 
+@_checker("4.1")
 def check_margin_gradient(fn) -> None:
     """Exercise 4.1: ``fn(d, m, n)`` is d(loss)/d(d) for one dissimilar pair of a batch of ``n`` pairs.
 
@@ -40,8 +47,105 @@ def check_margin_gradient(fn) -> None:
     _passed("4.1", "grad_dissimilar matches autograd inside and beyond the margin.")
 
 
+def _moco_floor(k: int, t: float, cos_neg: float = -1.0, extra: int = 0) -> float:
+    return math.log1p((k + extra) * math.exp((cos_neg - 1) / t))
+
+
+@_checker("4.2")
+def check_moco_floor(fn) -> None:
+    """Exercise 4.2: ``fn(k, temperature)`` is the lowest :func:`~sslbook.losses.moco_loss` of one
+    query with a queue of ``k`` keys: ``log(1 + k exp(-2 / t))``, its key equal to the query and
+    every queued key opposite to it."""
+    cases = [(4, 0.2), (4, 0.5), (1, 0.5), (64, 0.2), (64, 1.0), (4096, 0.2), (4096, 0.1), (255, 0.5)]
+    got = [_number("4.2", _call("4.2", fn, "moco_floor", k, t), "moco_floor") for k, t in cases]
+    right = []
+    for k, t in cases:   # the checker's formula, confirmed on the configuration that reaches it
+        q = torch.tensor([[1.0, 0.0]], dtype=torch.float64)
+        right.append(float(moco_loss(q, q.clone(), -q.repeat(k, 1), t)))
+        assert math.isclose(right[-1], _moco_floor(k, t), rel_tol=1e-7)
+
+    def sweep():
+        _sweep("4.2", "moco_floor", [{"k": k, "temperature": t} for k, t in cases], got, right,
+               {"temperature": "the similarities are divided by the temperature before the exponential.",
+                "k": "every queued key adds one term to the softmax's denominator."}, what="floor", rel=1e-5)
+    for (k, t), value, want in zip(cases, got, right):
+        if math.isclose(value, want, rel_tol=1e-3, abs_tol=1e-12):   # 4 significant figures suffice
+            continue
+        where = f"with k = {k} queued keys at temperature {t} the lowest loss is {want:.6g}, got {value:.6g}"
+        hints = [
+            (_moco_floor(k, t, cos_neg=0.0), "orthogonal keys (cosine 0) are not the best the queue can do: "
+                                             "a unit vector can sit at cosine -1 from the query."),
+            (_moco_floor(k, t, cos_neg=-1 / k) if k > 1 else math.nan,
+             "the simplex argument of section 4.4 holds when the negatives are also anchors of the same loss; "
+             "the queued keys are not, and nothing stops all of them from sitting at the same point."),
+            (_moco_floor(k, t, extra=1), "count the negatives: the queue holds k keys; the positive is the "
+                                         "query's own key."),
+            (info_nce_floor(k + 1, t),
+             "that is NT-Xent's floor; here one query meets its key and k queued keys."),
+            (math.log(k * math.exp(-2 / t)), "the softmax's denominator also holds the positive's own term."),
+            (_moco_floor(k, 1.0), "the similarities are divided by the temperature before the exponential."),
+            (math.log(k + 1), "log(k + 1) is the loss when every key equals the query: the highest point, not "
+                              "the lowest."),
+            (0.0, "with a finite temperature the negatives keep some probability, so the loss stays above 0."),
+            (-want, "the loss is minus the log of a probability, so it is positive."),
+            (want / math.log(2), "give the floor in nats (natural log), as moco_loss computes it."),
+            (math.log10(1 + k * math.exp(-2 / t)), "use the natural log (math.log), not log10."),
+        ]
+        _diagnose("4.2", value, where, hints, "Put the key where it helps most (cosine 1 with the query) and "
+                  "every queued key where it helps most (cosine -1), then write minus the log of the "
+                  "positive's softmax probability.", rel_tol=1e-5, then=sweep)
+    _passed("4.2", "the lowest loss of one query is log(1 + k exp(-2 / t)): the queue, unlike a batch, can sit "
+                   "all at the antipode.")
+
+
+def _simplex(n: int) -> torch.Tensor:
+    return F.normalize(torch.eye(n, dtype=torch.float64) - 1 / n, dim=1)
+
+
+@_checker("4.3")
+def check_simplex_uniformity(fn) -> None:
+    """Exercise 4.3: ``fn(n, t)`` is :func:`~sslbook.evaluate.uniformity` (with ``t``) of ``n``
+    points at the vertices of a regular simplex: ``-2 t n / (n - 1)``."""
+    cases = [(3, 0.5), (3, 2.0), (2, 2.0), (3, 1.0), (10, 2.0), (10, 0.5), (100, 2.0), (5, 3.0), (1000, 2.0)]
+    got = [_number("4.3", _call("4.3", fn, "simplex_uniformity", n, t), "simplex_uniformity") for n, t in cases]
+    right = []
+    for n, t in cases:   # the checker's formula, confirmed with evaluate.uniformity on a simplex
+        right.append(-2 * t * n / (n - 1))
+        if n <= 100:
+            assert math.isclose(uniformity(_simplex(n), t), right[-1], rel_tol=1e-9)
+
+    def sweep():
+        _sweep("4.3", "simplex_uniformity", [{"n": n, "t": t} for n, t in cases], got, right,
+               {"t": "the squared distances are multiplied by t inside the exponential.",
+                "n": "the cosine between two vertices, -1/(n - 1), depends on n."}, what="uniformity", rel=1e-6)
+    for (n, t), value, want in zip(cases, got, right):
+        if math.isclose(value, want, rel_tol=1e-3):   # 4 significant figures suffice
+            continue
+        where = f"for n = {n} points and t = {t} the uniformity is {want:.6g}, got {value:.6g}"
+        sq = 2 * n / (n - 1)
+        hints = [
+            (-2 * t, "that is n orthogonal points (cosine 0, squared distance 2); the simplex's vertices have "
+                     "cosine -1/(n - 1)."),
+            (-4 * t, "only two points can be opposite (cosine -1); n > 2 vertices have cosine -1/(n - 1)."),
+            (-2 * t * (1 + 1 / n), "the vertices' cosine is -1/(n - 1), not -1/n."),
+            (-t * math.sqrt(sq), "uniformity uses the squared distance ||x - y||^2 = 2 - 2 cos."),
+            (math.exp(-t * sq), "uniformity is the log of the mean of exp(-t ||x - y||^2)."),
+            (-sq, "multiply the squared distance by t."),
+            (-want, "the log of a mean of exp(-t ...) is at most 0."),
+            (-2 * t * n / (n - 1) / math.log(2), "use the natural log, as evaluate.uniformity does."),
+        ]
+        _diagnose("4.3", value, where, hints, "Every two vertices have the same cosine -1/(n - 1); turn it into "
+                  "a squared distance (2 - 2 cos for unit vectors) and take log exp(-t d^2).", rel_tol=1e-6,
+                  then=sweep)
+    _passed("4.3", "a regular simplex of n points has uniformity -2 t n / (n - 1), below -2 t for every n.")
+
+
+# The chapter's earlier exercises 4.2 and 4.3, whose answers the chapter printed above them. Their
+# checkers stay importable for student copies handed out before the change.
+
+@_checker("4.2")
 def check_predicted_loss(answer) -> None:
-    """Exercise 4.2: the margin loss of two pairs (cosine similarities 0.6 similar, 0.9 dissimilar; m = 0.5)."""
+    """The earlier exercise 4.2 (kept for copies handed out before): the margin loss of two pairs (cosine similarities 0.6 similar, 0.9 dissimilar; m = 0.5)."""
     if answer is None:
         _unanswered("4.2", "predicted_loss is None.")
     try:
@@ -61,8 +165,9 @@ def check_predicted_loss(answer) -> None:
     _fail("4.2", f"got {value:.4f}: with d = 1 - cos, add y d^2 and (1 - y) max(m - d, 0)^2 over both pairs, then divide by 2N.")
 
 
+@_checker("4.3")
 def check_bits(answer) -> None:
-    """Exercise 4.3: the article's cross-entropy example, -(log p(0.8) + log p(0.7)) / 2, in bits."""
+    """The earlier exercise 4.3 (kept for copies handed out before): the article's cross-entropy example, -(log p(0.8) + log p(0.7)) / 2, in bits."""
     if answer is None:
         _unanswered("4.3", "ce_bits is None.")
     value = float(answer)
