@@ -25,9 +25,14 @@ def mask_tokens(ids: torch.Tensor, mask_ratio: float, mask_id: int, vocab_size: 
     and ``-100`` everywhere else, so that ``F.cross_entropy(..., ignore_index=-100)``
     takes the loss only where a prediction is asked.
 
-    ``mask_id`` must lie outside the vocabulary (``mask_id >= vocab_size``), so
-    the model's embedding table needs ``vocab_size + 1`` rows or more. Special
-    tokens (padding, separators) are never chosen.
+    ``[MASK]`` is a reserved entry of the vocabulary: an id that no word of a
+    text uses, like BERT's ``[MASK]`` beside ``[CLS]``, ``[SEP]`` and ``[PAD]``.
+    The ordinary tokens here are the ids ``0`` to ``vocab_size - 1``, so
+    ``mask_id`` must be a reserved id: either an id after them
+    (``mask_id >= vocab_size``, the model's embedding table then needs
+    ``mask_id + 1`` rows, e.g. ``vocab_size + 1``), or one of ``special_ids``.
+    Special tokens (padding, separators, ``[MASK]``) are never chosen and never
+    drawn as the random replacement.
 
     >>> ids = torch.arange(20).view(2, 10)
     >>> inputs, labels = mask_tokens(ids, 0.5, mask_id=20, vocab_size=20)
@@ -37,9 +42,11 @@ def mask_tokens(ids: torch.Tensor, mask_ratio: float, mask_id: int, vocab_size: 
     _validate.tensor("ids", ids, integer=True)
     check_ratio(mask_ratio)
     _validate.positive_int("vocab_size", vocab_size)
-    if not isinstance(mask_id, int) or isinstance(mask_id, bool) or 0 <= mask_id < vocab_size or mask_id < 0:
-        raise ValueError(f"mask_id must be an integer outside the vocabulary [0, {vocab_size}), "
-                         f"that is >= {vocab_size}, got {mask_id!r}")
+    reserved = isinstance(mask_id, int) and not isinstance(mask_id, bool) and (
+        mask_id >= vocab_size or (mask_id >= 0 and mask_id in set(special_ids)))
+    if not reserved:
+        raise ValueError(f"mask_id must be a reserved id that no ordinary token uses: an integer >= "
+                         f"vocab_size ({vocab_size}) or one of special_ids {tuple(special_ids)}, got {mask_id!r}")
     if ids.numel() and (ids.min() < 0 or ids.max() >= vocab_size):
         raise ValueError(f"ids must lie in [0, vocab_size = {vocab_size}), got values in "
                          f"[{int(ids.min())}, {int(ids.max())}]")

@@ -34,7 +34,8 @@ def test_mask_tokens_is_reproducible_and_chooses_at_least_one():
 
 @pytest.mark.parametrize("kwargs,match", [
     ({"mask_ratio": 0}, "mask_ratio"), ({"mask_ratio": 1.5}, "mask_ratio"), ({"mask_ratio": -0.1}, "mask_ratio"),
-    ({"mask_id": 5}, "mask_id must be an integer outside the vocabulary"), ({"mask_id": -1}, "mask_id"),
+    ({"mask_id": 5}, r"mask_id must be a reserved id that no ordinary token uses: an integer >= vocab_size \(10\)"),
+    ({"mask_id": -1}, "mask_id"), ({"mask_id": 5, "special_ids": (0,)}, "one of special_ids"),
     ({"ids": torch.rand(2, 3)}, "integer tensor"), ({"ids": [[1, 2]]}, "torch.Tensor"),
     ({"ids": torch.tensor([[1, 20]])}, r"ids must lie in \[0, vocab_size = 10\)"),
     ({"ids": torch.tensor([[0, 0]]), "special_ids": (0,)}, "no token that may be masked"),
@@ -44,6 +45,18 @@ def test_mask_tokens_rejects_bad_input(kwargs, match):
     args.update(kwargs)
     with pytest.raises(ValueError, match=match):
         masking.mask_tokens(**args)
+
+
+def test_mask_id_may_be_a_reserved_entry_inside_the_id_range():
+    """As in BERT, [MASK] can be a reserved entry of the vocabulary (here id 1, declared special)."""
+    ids = torch.randint(2, 30, (200, 50), generator=torch.Generator().manual_seed(0))
+    inputs, labels = masking.mask_tokens(ids, 0.15, mask_id=1, vocab_size=30, special_ids=(0, 1),
+                                         generator=torch.Generator().manual_seed(1))
+    chosen = labels != -100
+    assert (inputs[chosen] == 1).float().mean().item() == pytest.approx(0.8, abs=0.03)
+    replaced = inputs[chosen & (inputs != 1) & (inputs != ids)]
+    assert replaced.numel() > 0 and replaced.min() >= 2          # random words are never special
+    assert (inputs[~chosen] != 1).all()
 
 
 def test_patchify_round_trip_and_order():
