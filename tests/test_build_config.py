@@ -36,3 +36,18 @@ def test_site_assets_are_pinned_by_the_lock_file(root):
     config = (root / "_config.yml").read_text()
     assert "mathjax_path: mathjax/tex-mml-chtml.js" in config and "widgets/embed.js" in config
     assert not re.search(r"https?://\S*(cdn|unpkg|jsdelivr)", config, re.IGNORECASE)
+
+
+def test_each_page_keeps_one_copy_of_every_script(root):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("sslbook_site", root / "book" / "_ext" / "sslbook_site.py")
+    site = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(site)
+    from sphinx.builders.html._assets import _JavaScript
+    thebe = _JavaScript(None, body='const THEBE_JS_URL = "x"')
+    context = {"script_files": [_JavaScript("a.js"), thebe, _JavaScript("b.js"), thebe, _JavaScript("a.js", defer="")]}
+    site._one_copy_of_each_script(None, "page", "page.html", context, None)
+    assert [str(s) for s in context["script_files"]] == [str(_JavaScript("a.js")), str(thebe), str(_JavaScript("b.js")),
+                                                         str(_JavaScript("a.js", defer=""))]
+    assert "local_extensions" in (root / "_config.yml").read_text()
+    assert "autoReplaceSvg" in (root / "book" / "static" / "sslbook.js").read_text()

@@ -4,7 +4,7 @@ Run after ``make book`` (``make site-test``; ``.ci/run`` does both). Debian's Ch
 (``apt-get install -y chromium``) is driven by Playwright from PyPI; no browser is ever
 downloaded. ``_build/html`` is served on 127.0.0.1; a request to any other host is aborted
 and counted. For every page of the book: no request leaves the machine, none fails, the
-console shows no error, the formulas are typeset by the site's own MathJax, the widgets
+console shows no error and no script throws, the formulas are typeset by the site's own MathJax, the widgets
 of every explorer render from the site's own widget manager, and moving the control of
 every kernel-free explorer changes the frame shown (and so does its play button, where it
 has one); code fits the page width and each cell's printed lines sit in one box. A screenshot of each page is saved
@@ -98,6 +98,7 @@ def test_page_works_offline(page, server, browser):
     tab.on("requestfailed", lambda req: failed.append(req.url) if "127.0.0.1" in req.url else None)
     tab.on("console", lambda msg: errors.append(msg.text) if msg.type == "error"
            and not any(k in msg.text for k in KNOWN_CONSOLE) else None)
+    tab.on("pageerror", lambda exc: errors.append(f"uncaught: {exc}"))   # a script that threw
     tab.goto(f"{server}/{page}.html", wait_until="load")
     tab.wait_for_load_state("networkidle")
 
