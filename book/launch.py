@@ -77,6 +77,10 @@ def config(repo_url: str = "", branch: str = "main", base: Path = ROOT / "_confi
     """The book's ``_config.yml``, plus a repository and a Colab launch button when
     ``repo_url`` is given (Jupyter Book points buttons at its own repository otherwise)."""
     cfg = yaml.safe_load(base.read_text())
+    # Jupyter Book reads these paths relative to the config file, which is written elsewhere.
+    extensions = cfg.get("sphinx", {}).get("local_extensions") or {}
+    for name, path in extensions.items():
+        extensions[name] = str((base.parent / path).resolve())
     repo_url = check_url(repo_url)
     if repo_url:
         if not re.fullmatch(r"[A-Za-z0-9._/-]+", branch or ""):

@@ -86,3 +86,8 @@ def test_stamping_writes_the_url_once_and_is_idempotent(tmp_path):
     assert once.index("# Title") < once.index("colab-install") < once.index("x = 1")
     launch.stamp(md, "")
     assert 'REPO_URL = ""' in md.read_text() and md.read_text().count("colab-install") == 1
+
+
+def test_the_written_config_finds_the_local_extensions_from_anywhere():
+    for path in launch.config("")["sphinx"]["local_extensions"].values():
+        assert __import__("pathlib").Path(path).is_absolute() and (__import__("pathlib").Path(path) / "sslbook_site.py").is_file()
