@@ -116,6 +116,8 @@ def tensor(number: str, got, name: str, shape=None, dtype=torch.float64) -> torc
         fail(number, f"{name}: expected a tensor or array of numbers{want}, got {describe(got)}: {got!r}"[:300])
     if shape is not None and tuple(out.shape) != tuple(shape):
         fail(number, f"{name}: expected a tensor shaped {tuple(shape)}, got shape {tuple(out.shape)}")
+    if out.is_floating_point() and not bool(torch.isfinite(out).all()):
+        fail(number, f"{name} holds NaN or infinite values (or None): look for a division by zero or a log of 0.")
     return out
 
 

@@ -4,6 +4,7 @@ occlusion map."""
 from __future__ import annotations
 
 import copy
+import itertools
 import math
 
 import torch
@@ -74,7 +75,7 @@ def _mlp(seed: int, sizes) -> nn.Module:
     with torch.random.fork_rng():  # the student's global random state is left alone
         torch.manual_seed(seed)
         layers = []
-        for a, b in zip(sizes[:-1], sizes[1:]):
+        for a, b in itertools.pairwise(sizes):
             layers += [nn.Linear(a, b), nn.ReLU()]
         return nn.Sequential(*layers[:-1]).eval()
 
