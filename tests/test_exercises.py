@@ -2,14 +2,21 @@
 families of deliberately wrong ones (a parameter ignored, no randomness, off by a constant,
 wrong shape or type, a function that raises); and the chapters' own solutions (and their
 student stubs) run through the checkers."""
+import glob
+import importlib
+import inspect
 import math
+import os
+import re
+from pathlib import Path
 
+import jupytext
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
-from sslbook import exercises
+from sslbook import exercises, student
 from sslbook.exercises import ExerciseError
 
 RIGHT_KINDS = {"a": "supervised", "b": "unsupervised", "c": "self-supervised",
@@ -474,3 +481,65 @@ def no_wrap(queue, ptr, keys):
 def test_queue_checker_wrong(wrong, match):
     with pytest.raises(ExerciseError, match="Exercise 5.3: .*" + match):
         exercises.check_queue(wrong)
+
+
+# --- Every chapter: no public reference answer; the chapter's own solution passes, its stub does not ---------
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MINE = ["ch1", "ch2", "ch3", "ch5", "ch6", "ch7", "ch8", "ch9"]  # chapter 4's module has another owner
+
+
+@pytest.mark.parametrize("name", MINE)
+def test_no_reference_solution_is_public(name):
+    module = importlib.import_module(f"sslbook.exercises.{name}")
+    public = {n for n, obj in vars(module).items() if not n.startswith("_") and not inspect.ismodule(obj)
+              and not n.startswith("check_") and n not in {"SCENARIOS", "SIGNAL_KINDS", "annotations"}
+              and not (inspect.isclass(obj) and not obj.__module__.startswith("sslbook"))}
+    assert public == set(), f"sslbook.exercises.{name} hands out {sorted(public)}: make them private"
+
+
+def test_the_package_exports_only_checkers():
+    assert {n for n in exercises.__all__ if not n.startswith("check_")} == {"ExerciseError", "SCENARIOS",
+                                                                            "SIGNAL_KINDS"}
+    assert all(callable(getattr(exercises, n)) for n in exercises.__all__ if n.startswith("check_"))
+    chapters = " ".join(Path(p).read_text(encoding="utf-8") for p in glob.glob(os.path.join(ROOT, "chapters", "*.md")))
+    for used in set(re.findall(r"exercises\.(check_\w+)", chapters)):
+        assert used in exercises.__all__, f"a chapter calls exercises.{used}, which is not exported"
+    with pytest.raises(ImportError):
+        from sslbook.exercises import reference_info_nce  # noqa: F401
+
+
+PRELUDE = {"math": math, "np": np, "torch": torch, "F": F, "nn": torch.nn, "exercises": exercises,
+           "pixel_probe": fake_probe, "measured": MEASURED}  # stand-ins for what chapters 1 and 3c measure
+
+
+def chapter_exercises():
+    for md in sorted(glob.glob(os.path.join(ROOT, "chapters", "*.md"))):
+        if "04_" in md or not Path(md).read_text(encoding="utf-8").startswith("---\njupytext:"):
+            continue
+        cells = jupytext.read(md).cells
+        for i, cell in enumerate(cells):
+            if "solution" in cell.metadata.get("tags", []):
+                check = next(c for c in cells[i + 1:] if "check" in c.metadata.get("tags", []))
+                yield pytest.param(cell.source, check.source, id=f"{os.path.basename(md)[:-3]}-{i}")
+
+
+def namespace():
+    from torch.utils.tensorboard import SummaryWriter
+    return {**PRELUDE, "SummaryWriter": SummaryWriter}
+
+
+@pytest.mark.parametrize("solution,check", list(chapter_exercises()))
+def test_the_chapters_solution_passes_its_checker(solution, check, capsys):
+    scope = namespace()
+    exec(solution, scope)  # noqa: S102 - the chapter's own cells
+    exec(check, scope)  # noqa: S102
+    assert re.search(r"Exercise \d+\.\d+ passed", capsys.readouterr().out)
+
+
+@pytest.mark.parametrize("solution,check", list(chapter_exercises()))
+def test_the_student_stub_fails_as_not_answered(solution, check):
+    scope = namespace()
+    exec(student.strip_solutions(solution)[0], scope)  # noqa: S102 - the student copy's cell
+    with pytest.raises(ExerciseError, match=r"^Exercise \d+\.\d+: not answered yet"):
+        exec(check, scope)  # noqa: S102
