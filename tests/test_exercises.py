@@ -543,3 +543,23 @@ def test_the_student_stub_fails_as_not_answered(solution, check):
     exec(student.strip_solutions(solution)[0], scope)  # noqa: S102 - the student copy's cell
     with pytest.raises(ExerciseError, match=r"^Exercise \d+\.\d+: not answered yet"):
         exec(check, scope)  # noqa: S102
+
+
+FUNCTION_CHECKERS = ["check_ideal_loss", "check_positive_top1", "check_triplet", "check_collapse_std", "check_bert_masking",
+                     "check_article_params", "check_knn", "check_queue", "check_precision_at_k",
+                     "check_chance_precision", "check_mean_pool", "check_nearest_words", "check_corruption",
+                     "check_verdict", "check_slowest_function", "check_step_speedup", "check_scalar_logger",
+                     "check_clip_loss", "check_dynamic_quantization", "check_occlusion", "check_standard_error",
+                     "check_negative_weights"]
+GARBAGE = {"object": lambda *a: object(), "dict": lambda *a: {"a": 1}, "ragged": lambda *a: [[1, 2], [3]],
+           "matrix": lambda *a: torch.ones(3, 3), "strings": lambda *a: np.array(["a", "b"]),
+           "nan": lambda *a: float("nan"), "pair of None": lambda *a: (None, None), "minus one": lambda *a: -1,
+           "bool": lambda *a: True, "empty": lambda *a: [], "raises": lambda *a: {}["key"], "not a function": 3,
+           "no arguments": lambda: 1.0}
+
+
+@pytest.mark.parametrize("answer", GARBAGE.values(), ids=GARBAGE.keys())
+@pytest.mark.parametrize("name", FUNCTION_CHECKERS)
+def test_any_wrong_form_ends_in_an_exercise_error(name, answer):
+    with pytest.raises(ExerciseError, match=r"^Exercise \d+\.\d+: "):
+        getattr(exercises, name)(answer)

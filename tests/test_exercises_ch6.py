@@ -214,7 +214,7 @@ def test_verdict_checker(right):
     (lambda a, b: "a", "gives 'a' for \\(a, b\\) and for \\(b, a\\)"),
     (lambda a, b: "tie", "compare draw by draw"),
     (lambda a, b: "yes", "Answer 'a', 'b' or 'tie'"),
-    (lambda a, b: 1, "Answer 'a', 'b' or 'tie'"),
+    (lambda a, b: 1, "must return 'a', 'b' or 'tie' \\(a string\\)"),
     (lambda a, b: None, "not answered"),
     (lambda a, b: a - b, "raised TypeError"),
 ])

@@ -260,7 +260,9 @@ def check_verdict(fn) -> None:
         got = _call("6.6", fn, "verdict", [float(v) for v in a], [float(v) for v in b])
         if got is None:
             _unanswered("6.6", "verdict returned None.")
-        answers.append(got.strip().lower() if isinstance(got, str) else got)
+        if not isinstance(got, str):
+            _fail("6.6", f"verdict must return 'a', 'b' or 'tie' (a string), got {got!r}"[:300])
+        answers.append(got.strip().lower())
     partner = {0: 6, 1: 7, 2: 8, 6: 0, 7: 1, 8: 2}
     for i, ((a, b), got) in enumerate(zip(cases, answers)):
         right = _paired_verdict(a, b)
