@@ -45,9 +45,9 @@ def test_each_page_keeps_one_copy_of_every_script(root):
     spec.loader.exec_module(site)
     from sphinx.builders.html._assets import _JavaScript
     thebe = _JavaScript(None, body='const THEBE_JS_URL = "x"')
-    context = {"script_files": [_JavaScript("a.js"), thebe, _JavaScript("b.js"), thebe, _JavaScript("a.js", defer="")]}
+    again = _JavaScript("", body='const THEBE_JS_URL = "x"')     # the same inline script, registered again
+    context = {"script_files": [_JavaScript("a.js"), thebe, _JavaScript("b.js"), again, _JavaScript("a.js", defer="")]}
     site._one_copy_of_each_script(None, "page", "page.html", context, None)
-    assert [str(s) for s in context["script_files"]] == [str(_JavaScript("a.js")), str(thebe), str(_JavaScript("b.js")),
-                                                         str(_JavaScript("a.js", defer=""))]
+    assert [str(s) for s in context["script_files"]] == [str(_JavaScript("a.js")), str(thebe), str(_JavaScript("b.js"))]
     assert "local_extensions" in (root / "_config.yml").read_text()
     assert "autoReplaceSvg" in (root / "book" / "static" / "sslbook.js").read_text()

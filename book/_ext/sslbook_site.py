@@ -13,7 +13,9 @@ from __future__ import annotations
 def _one_copy_of_each_script(app, pagename, templatename, context, doctree) -> None:
     seen, kept = set(), []
     for script in context.get("script_files", []):
-        key = str(script)
+        attributes = getattr(script, "attributes", {})
+        # An inline script is registered with the file name None by some extensions and "" by others.
+        key = (str(getattr(script, "filename", script) or ""), attributes.get("body"), attributes.get("src"))
         if key not in seen:
             seen.add(key)
             kept.append(script)
