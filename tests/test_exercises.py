@@ -440,7 +440,14 @@ def numpy_enqueue(queue, ptr, keys):
     return queue, np.int64(ptr)
 
 
-@pytest.mark.parametrize("right", [right_enqueue, numpy_enqueue,
+def one_by_one(queue, ptr, keys):  # a batch larger than the queue: every key written in turn, also right
+    for key in keys:
+        queue[ptr] = key
+        ptr = (ptr + 1) % len(queue)
+    return queue, ptr
+
+
+@pytest.mark.parametrize("right", [right_enqueue, numpy_enqueue, one_by_one,
                                    lambda q, p, k: [right_enqueue(q, p, k)[0], torch.tensor(right_enqueue(q, p, k)[1])]])
 def test_queue_checker(right):
     exercises.check_queue(right)
