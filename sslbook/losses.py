@@ -13,7 +13,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from . import _validate
+from . import _validate, distributed
 from .masking import IGNORE_INDEX
 
 #: The default temperature of each contrastive method: SimCLR's NT-Xent (0.5,
@@ -58,7 +58,8 @@ def _check_pair(z1, z2) -> None:
         raise ValueError("z1 and z2 must have at least one feature dimension")
 
 
-def info_nce(z1: torch.Tensor, z2: torch.Tensor, temperature: float | None = None) -> torch.Tensor:
+def info_nce(z1: torch.Tensor, z2: torch.Tensor, temperature: float | None = None, *,
+             gather: bool = False) -> torch.Tensor:
     """NT-Xent, the InfoNCE loss of SimCLR (Chen et al., 2020, Algorithm 1).
 
     ``z1[i]`` and ``z2[i]`` are embeddings of two views of sample ``i``; both
@@ -72,6 +73,11 @@ def info_nce(z1: torch.Tensor, z2: torch.Tensor, temperature: float | None = Non
     When all embeddings are equal every similarity is 1 and ``L = log(2N - 1)``.
     ``temperature`` defaults to ``TEMPERATURES["simclr"]``.
 
+    ``gather=True`` (under ``torch.distributed``): this process's 2N views are the anchors
+    and the views of every process are the candidates (:func:`sslbook.distributed.gather`,
+    whose backward sums the gradients over processes), so that the mean of the processes'
+    losses is the loss of the whole batch. With one process it is exactly the loss above.
+
     Raises ``ValueError`` when z1 and z2 are not 2-D floating tensors of the
     same shape with N >= 2, or when ``temperature`` is not > 0.
 
@@ -82,11 +88,25 @@ def info_nce(z1: torch.Tensor, z2: torch.Tensor, temperature: float | None = Non
     _check_pair(z1, z2)
     temperature = temperature_of("simclr", temperature)
     n = z1.shape[0]
+    if gather and distributed.is_distributed():
+        return _info_nce_gathered(F.normalize(z1, dim=1), F.normalize(z2, dim=1), temperature)
     z = F.normalize(torch.cat([z1, z2], dim=0), dim=1)
     logits = z @ z.T / temperature
     self_mask = torch.eye(2 * n, dtype=torch.bool, device=z.device)
     logits = logits.masked_fill(self_mask, float("-inf"))
     return F.cross_entropy(logits, positive_index(n, z.device))
+
+
+def _info_nce_gathered(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> torch.Tensor:
+    """NT-Xent with this process's views as anchors against every process's views."""
+    n, w, r = z1.shape[0], distributed.world_size(), distributed.rank()
+    everyone = torch.cat([distributed.gather(z1), distributed.gather(z2)], dim=0)   # 2 W n x D
+    anchors = torch.cat([z1, z2], dim=0)                                             # 2 n x D
+    mine = torch.arange(n, device=z1.device) + r * n
+    rows = torch.cat([mine, mine + w * n])               # where this process's views sit in everyone
+    logits = (anchors @ everyone.T / temperature).index_put((torch.arange(2 * n, device=z1.device), rows),
+                                                            torch.tensor(float("-inf"), dtype=z1.dtype))
+    return F.cross_entropy(logits, torch.cat([mine + w * n, mine]))
 
 
 DISTANCES = ("euclidean", "cosine")

@@ -1,0 +1,104 @@
+"""Two gloo processes on the CPU against one process on the whole batch: the gathered
+contrastive loss and every parameter's gradient agree (float64), and a gather that returns
+only the local gradient (lightly's GatherLayer before lightly#1528) would not."""
+import os
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+from sslbook import distributed, losses
+
+N, D, WORLD, T = 8, 5, 2, 0.5
+
+
+def batch():
+    g = torch.Generator().manual_seed(0)
+    x1, x2 = torch.randn(N, D, generator=g, dtype=torch.float64), torch.randn(N, D, generator=g, dtype=torch.float64)
+    return x1, x2
+
+
+def model():
+    torch.manual_seed(1)
+    return torch.nn.Linear(D, 4).double()
+
+
+def one_process():
+    net = model()
+    x1, x2 = batch()
+    loss = losses.info_nce(net(x1), net(x2), T)
+    loss.backward()
+    return loss.item(), [p.grad.clone() for p in net.parameters()]
+
+
+class _LocalGradOnly(torch.autograd.Function):
+    """The bug: all-gather whose backward keeps only this process's part of the gradient."""
+
+    @staticmethod
+    def forward(ctx, x):
+        parts = [torch.empty_like(x) for _ in range(dist.get_world_size())]
+        dist.all_gather(parts, x.contiguous())
+        ctx.rows = x.shape[0]
+        return torch.cat(parts)
+
+    @staticmethod
+    def backward(ctx, grad):
+        start = dist.get_rank() * ctx.rows
+        return grad[start:start + ctx.rows]
+
+
+def worker(rank, init, out, buggy):
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=WORLD)
+    try:
+        if buggy:
+            distributed._GatherWithGrad.apply = _LocalGradOnly.apply
+        net = model()
+        x1, x2 = batch()
+        shard = slice(rank * N // WORLD, (rank + 1) * N // WORLD)
+        loss = losses.info_nce(net(x1[shard]), net(x2[shard]), T, gather=True)
+        loss.backward()
+        for p in net.parameters():                  # what DistributedDataParallel does: average the gradients
+            dist.all_reduce(p.grad)
+            p.grad /= WORLD
+        total = loss.detach().clone()
+        dist.all_reduce(total)
+        if rank == 0:
+            torch.save({"loss": total.item() / WORLD, "grads": [p.grad for p in net.parameters()]}, out)
+    finally:
+        dist.destroy_process_group()
+
+
+def two_processes(tmp_path, buggy=False):
+    out = tmp_path / "result.pt"
+    init = f"file://{tmp_path / 'rendezvous'}"
+    mp.spawn(worker, args=(init, str(out), buggy), nprocs=WORLD, join=True)
+    result = torch.load(out, weights_only=True)
+    return result["loss"], result["grads"]
+
+
+@pytest.mark.skipif(not dist.is_available(), reason="torch.distributed is not available")
+def test_two_processes_equal_one_process_on_the_whole_batch(tmp_path):
+    loss1, grads1 = one_process()
+    loss2, grads2 = two_processes(tmp_path)
+    assert loss2 == pytest.approx(loss1, abs=1e-12)
+    for g1, g2 in zip(grads1, grads2):
+        torch.testing.assert_close(g2, g1, atol=1e-10, rtol=1e-8)
+
+
+@pytest.mark.skipif(not dist.is_available(), reason="torch.distributed is not available")
+def test_a_gather_that_keeps_only_the_local_gradient_trains_another_loss(tmp_path):
+    loss1, grads1 = one_process()
+    loss2, grads2 = two_processes(tmp_path, buggy=True)
+    assert loss2 == pytest.approx(loss1, abs=1e-12)           # the loss it prints is right ...
+    assert any(not torch.allclose(g1, g2, atol=1e-6) for g1, g2 in zip(grads1, grads2))   # ... its gradient is not
+
+
+def test_without_a_process_group_gather_is_the_identity_and_the_loss_unchanged():
+    z1, z2 = batch()
+    assert distributed.world_size() == 1 and distributed.rank() == 0
+    assert distributed.gather(z1) is z1
+    assert torch.equal(losses.info_nce(z1, z2, T, gather=True), losses.info_nce(z1, z2, T))
+    with pytest.raises(ValueError, match="x must be a tensor with a batch dimension"):
+        distributed.gather(3.0)
