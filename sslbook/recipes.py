@@ -24,7 +24,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from . import _validate, augment, cifar, config, data, domains, losses, models, seed_everything, text
+from . import _validate, augment, cifar, config, data, distributed, domains, losses, models, seed_everything, text
 from . import device as best_device
 from .checkpoints import record, save_checkpoint
 from .train import Pretrained, fit, moco_step, shuffled_batches, simclr_step, supervised_step
@@ -142,24 +142,35 @@ def pretrain(encoder: nn.Module | str | Callable[[], nn.Module], images: torch.T
         encoder = encoder()
     model = models.SimCLRModel(encoder, models.ProjectionHead(encoder.feature_dim, out_dim=recipe.out_dim)).to(dev)
     x = images.to(dev)
+    # Under torch.distributed every process draws the same order (one seed) and takes its share
+    # of each batch, draws its own views, and the loss sees every process's views.
+    world, rank = distributed.world_size(), distributed.rank()
     g_idx = torch.Generator().manual_seed(seed)
-    g_aug = torch.Generator(device=dev).manual_seed(seed)
+    g_aug = torch.Generator(device=dev).manual_seed(seed + rank)
     views = VIEWS[recipe.views]() if views is None else views
+    trained = model
+    if world > 1:
+        model = nn.parallel.DistributedDataParallel(model)
     optimizer = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
     scheduler = None
     if steps is not None:
         scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=recipe.lr, total_steps=steps)
     if method == "simclr":
-        step = simclr_step(model, x, views, temperature, g_aug)
+        step = simclr_step(model, x, views, temperature, g_aug, gather=world > 1)
+    elif world > 1:
+        raise ValueError("method 'moco' does not run under torch.distributed yet; use 'simclr'")
     else:
         key_model = copy.deepcopy(model).requires_grad_(False)
         queue = models.FeatureQueue(recipe.queue_size, recipe.out_dim)
         step = moco_step(model, key_model, queue, x, views, temperature, recipe.momentum, g_aug)
     batch_size = min(recipe.batch_size, len(x))
-    history = fit(step, (i.to(dev) for i in shuffled_batches(len(x), batch_size, g_idx)), optimizer,
-                  steps=steps, seconds=seconds, scheduler=scheduler, model=model,
-                  progress=progress, desc=method)
-    model.cpu().eval()
+    if batch_size % world:
+        raise ValueError(f"the batch size ({batch_size}) must be divisible by the number of processes ({world})")
+    share = batch_size // world
+    batches = (i[rank * share:(rank + 1) * share].to(dev) for i in shuffled_batches(len(x), batch_size, g_idx))
+    history = fit(step, batches, optimizer, steps=steps, seconds=seconds, scheduler=scheduler, model=model,
+                  progress=progress and rank == 0, desc=method)
+    model = trained.cpu().eval()
     meta = record(history, len(images), batch_size, method=method, lr=recipe.lr, temperature=temperature)
     return Pretrained(model, history, meta)
 

@@ -177,12 +177,14 @@ def pair_step(model: nn.Module, images: torch.Tensor, views, loss_fn: Callable,
 
 
 def simclr_step(model: nn.Module, images: torch.Tensor, views, temperature: float | None = None,
-                generator: torch.Generator | None = None, monitor: Callable | None = None) -> Callable:
+                generator: torch.Generator | None = None, monitor: Callable | None = None,
+                gather: bool = False) -> Callable:
     """A step function for :func:`fit` that trains ``model`` with SimCLR: :func:`pair_step`
-    with :func:`~sslbook.losses.info_nce` (temperature by default ``TEMPERATURES["simclr"]``).
+    with :func:`~sslbook.losses.info_nce` (temperature by default ``TEMPERATURES["simclr"]``;
+    ``gather``: the negatives of every process, under ``torch.distributed``).
     """
     temperature = losses.temperature_of("simclr", temperature)
-    return pair_step(model, images, views, lambda z1, z2: losses.info_nce(z1, z2, temperature),
+    return pair_step(model, images, views, lambda z1, z2: losses.info_nce(z1, z2, temperature, gather=gather),
                      generator, monitor)
 
 

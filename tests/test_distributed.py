@@ -102,3 +102,27 @@ def test_without_a_process_group_gather_is_the_identity_and_the_loss_unchanged()
     assert torch.equal(losses.info_nce(z1, z2, T, gather=True), losses.info_nce(z1, z2, T))
     with pytest.raises(ValueError, match="x must be a tensor with a batch dimension"):
         distributed.gather(3.0)
+
+
+def pretrain_worker(rank, init, out):
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=WORLD)
+    try:
+        from sslbook import recipes
+        images = torch.rand(64, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+        run = recipes.pretrain("digits", images, recipe=recipes.DIGITS.replace(batch_size=32), steps=3, progress=False)
+        torch.save({"state": run.model.state_dict(), "loss": run.history.loss, "meta": run.meta}, f"{out}.{rank}")
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.skipif(not dist.is_available(), reason="torch.distributed is not available")
+def test_pretrain_on_two_processes_keeps_one_model(tmp_path):
+    out = tmp_path / "run"
+    mp.spawn(pretrain_worker, args=(f"file://{tmp_path / 'rendezvous'}", str(out)), nprocs=WORLD, join=True)
+    runs = [torch.load(f"{out}.{r}", weights_only=False) for r in range(WORLD)]
+    assert len(runs[0]["loss"]) == 3 and all(torch.isfinite(torch.tensor(r["loss"])).all() for r in runs)
+    for k, v in runs[0]["state"].items():                    # DistributedDataParallel keeps the weights equal
+        if "running_" not in k and "num_batches" not in k:   # (BatchNorm's statistics stay per process)
+            torch.testing.assert_close(runs[1]["state"][k], v)
+    assert runs[0]["loss"] != runs[1]["loss"]                # each process drew its own share and its own views
