@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import copy
 import dataclasses
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -208,7 +209,13 @@ def main(argv=None) -> int:
     parser.add_argument("--only", nargs="*", default=None,
                         help="kinds to train, e.g. simclr moco supervised-10 (default: all of the recipe)")
     parser.add_argument("--root", default=None, help="CIFAR-10 image-folder tree or .tar.gz (else $SSLBOOK_CIFAR10)")
+    parser.add_argument("--steps", type=int, default=None, help="pre-training steps (default: the recipe's)")
     args = parser.parse_args(argv)
+    if args.steps is not None and args.steps < 1:
+        parser.error(f"--steps must be a positive number of steps, got {args.steps}")
+    # Under torchrun (WORLD_SIZE > 1): one process per rank, gloo on CPUs, NCCL on GPUs.
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.distributed.is_initialized():
+        torch.distributed.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
     rec, budget = recipe(), config.budget()
     words = sys.argv[1:] if argv is None else argv
     command = f"SSLBOOK_BUDGET={budget} python -m sslbook.recipes {' '.join(words)}"
@@ -229,7 +236,8 @@ def main(argv=None) -> int:
             path = out / "pydocs-mlm.pt"
         elif kind in rec.pretrain_steps:
             model = models.encoder(rec.arch)
-            meta = pretrain(model, x, kind, rec).meta
+            meta = pretrain(model, x, kind, rec, **({} if args.steps is None else {"steps": args.steps})).meta
+            meta["processes"] = distributed.world_size()
         else:
             per_class = int(kind.split("-")[1])
             idx = data.few_labels(y, per_class, seed=0)
@@ -239,9 +247,12 @@ def main(argv=None) -> int:
         if kind != "mlm":
             meta.update(command=command, arch=rec.arch, budget=budget)
             path = out / checkpoint_name(kind, rec.arch)
-        save_checkpoint(path, model, **meta)
-        print(f"{path}: {meta['steps']} steps, {meta['epochs']} epochs, {meta['seconds']:.0f} s, "
-              f"final loss {meta['loss'][-1]:.3f}", flush=True)
+        if distributed.rank() == 0:                      # one checkpoint, written once
+            save_checkpoint(path, model, **meta)
+            print(f"{path}: {meta['steps']} steps, {meta['epochs']} epochs, {meta['seconds']:.0f} s, "
+                  f"final loss {meta['loss'][-1]:.3f}", flush=True)
+    if torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
     return 0
 
 

@@ -126,3 +126,31 @@ def test_pretrain_on_two_processes_keeps_one_model(tmp_path):
         if "running_" not in k and "num_batches" not in k:   # (BatchNorm's statistics stay per process)
             torch.testing.assert_close(runs[1]["state"][k], v)
     assert runs[0]["loss"] != runs[1]["loss"]                # each process drew its own share and its own views
+
+
+def test_torchrun_trains_simclr_on_two_processes_and_writes_one_checkpoint(tmp_path):
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    from sslbook import checkpoints, models
+    from sslbook.cifar import CIFAR10_CLASSES
+    tree = tmp_path / "cifar"
+    g = torch.Generator().manual_seed(0)
+    for name in CIFAR10_CLASSES:
+        (tree / "train" / name).mkdir(parents=True)
+        for i in range(4):
+            pixels = (torch.rand(32, 32, 3, generator=g) * 255).to(torch.uint8).numpy()
+            Image.fromarray(pixels).save(tree / "train" / name / f"{i}.jpg")
+    out = tmp_path / "out"
+    env = {**os.environ, "SSLBOOK_CACHE": str(tmp_path / "cache"), "SSLBOOK_PROGRESS": "0", "SSLBOOK_BUDGET": "quick",
+           "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "sslbook.recipes",
+           "--out", str(out), "--only", "simclr", "--steps", "2", "--root", str(tree)]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    written = list(out.glob("*.pt"))
+    assert len(written) == 1 and done.stdout.count(".pt:") == 1          # rank 0 alone writes and reports
+    meta = checkpoints.load_checkpoint(written[0], models.encoder("small"))
+    assert meta["processes"] == 2 and meta["steps"] == 2
