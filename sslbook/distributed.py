@@ -9,11 +9,18 @@ the local gradient (as lightly's ``GatherLayer`` did until lightly#1528) trains 
 loss than the one it computes.
 
 With one process, or without an initialised process group, everything here is the identity.
+:func:`check_gather` starts a few CPU processes and checks a gathered loss against one process
+on the whole batch (chapter 7, section 7.4).
 """
 from __future__ import annotations
 
+import os
+import tempfile
+from collections.abc import Callable
+
 import torch
 import torch.distributed as dist
+import torch.multiprocessing as mp
 
 
 def is_distributed() -> bool:
@@ -64,7 +71,7 @@ def gather(x: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"x must be a tensor with a batch dimension, got {type(x).__name__}")
     if not is_distributed():
         return x
-    return _GatherWithGrad.apply(x)
+    return _gather_function.apply(x)
 
 
 def gather_no_grad(x: torch.Tensor) -> torch.Tensor:
@@ -77,3 +84,98 @@ def gather_no_grad(x: torch.Tensor) -> torch.Tensor:
     parts = [torch.empty_like(x) for _ in range(dist.get_world_size())]
     dist.all_gather(parts, x.detach().contiguous())
     return torch.cat(parts, dim=0)
+
+
+class _GatherLocalGradOnly(torch.autograd.Function):
+    """The bug, kept to show it: an all-gather whose backward returns this process's slice of
+    its own gradient only, dropping what the other processes' losses owe to its embeddings."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        return _GatherWithGrad.forward(ctx, x)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        start = dist.get_rank() * ctx.rows
+        return grad[start:start + ctx.rows]
+
+
+_gather_function = _GatherWithGrad          # what gather() uses; _check_worker swaps in the bug
+
+
+def _check_data(n: int, dim: int, seed: int):
+    g = torch.Generator().manual_seed(seed)
+    x1, x2 = (torch.randn(n, dim, generator=g, dtype=torch.float64) for _ in range(2))
+    torch.manual_seed(seed + 1)
+    return torch.nn.Linear(dim, 4).double(), x1, x2
+
+
+def _loss_and_grads(loss_fn, net, x1, x2, **kwargs):
+    net.zero_grad()
+    loss = loss_fn(net(x1), net(x2), **kwargs)
+    loss.backward()
+    return loss.detach(), [p.grad.clone() for p in net.parameters()]
+
+
+def _check_worker(rank: int, world: int, init: str, out: str, loss_fn, n: int, dim: int, seed: int) -> None:
+    """One process of :func:`check_gather`: its shard, the gathered loss, DDP's averaged gradients,
+    once with the right gather and once with the local-gradient-only one."""
+    global _gather_function
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world)
+    try:
+        net, x1, x2 = _check_data(n, dim, seed)
+        shard = slice(rank * n // world, (rank + 1) * n // world)
+        result = {}
+        for name, function in (("right", _GatherWithGrad), ("local_only", _GatherLocalGradOnly)):
+            _gather_function = function
+            loss, grads = _loss_and_grads(loss_fn, net, x1[shard], x2[shard], gather=True)
+            for g in [loss, *grads]:                    # DDP averages gradients; the loss, to report it
+                dist.all_reduce(g)
+                g /= world
+            result[name] = {"loss": loss, "grads": grads}
+        if rank == 0:
+            torch.save(result, out)
+    finally:
+        _gather_function = _GatherWithGrad
+        dist.destroy_process_group()
+
+
+def check_gather(loss_fn: Callable, world_size: int = 2, n: int = 8, dim: int = 5, seed: int = 0) -> dict:
+    """Run ``loss_fn`` on ``world_size`` CPU processes (gloo) and on one, and compare.
+
+    ``loss_fn(z1, z2, gather=True)`` must be a module-level function (the processes import it),
+    e.g. :func:`sslbook.losses.info_nce`. A linear layer (``dim`` -> 4, float64) embeds two views
+    ``x1, x2`` (n x dim) of ``n`` samples; each process takes ``n / world_size`` of them and the
+    gradients are averaged over processes, as ``DistributedDataParallel`` does. Returns
+    ``loss_one`` and ``loss_many`` (the mean of the processes' losses), ``loss_gap`` (their
+    difference), ``grad_scale`` (the largest gradient entry of one process), ``grad_gap`` (the
+    largest difference of a gradient entry) and ``grad_gap_local_only``, the same with a gather
+    that keeps only the local gradient (lightly's ``GatherLayer`` before lightly#1528).
+
+    >>> from sslbook import losses
+    >>> check_gather(losses.info_nce)["grad_gap"] < 1e-10    # doctest: +SKIP
+    True
+    """
+    if not callable(loss_fn):
+        raise ValueError(f"loss_fn must be a function, got {type(loss_fn).__name__}")
+    if not isinstance(world_size, int) or world_size < 2:
+        raise ValueError(f"world_size must be an integer >= 2, got {world_size!r}")
+    if not isinstance(n, int) or n < 2 or n % world_size:
+        raise ValueError(f"n must be a multiple of world_size ({world_size}) and >= 2, got {n!r}")
+    net, x1, x2 = _check_data(n, dim, seed)
+    loss_one, grads_one = _loss_and_grads(loss_fn, net, x1, x2)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "result.pt")
+        mp.spawn(_check_worker, args=(world_size, f"file://{os.path.join(tmp, 'rendezvous')}", out, loss_fn,
+                                      n, dim, seed), nprocs=world_size, join=True)
+        result = torch.load(out, weights_only=True)
+
+    def gap(grads):
+        return max(float((a - b).abs().max()) for a, b in zip(grads, grads_one))
+
+    return {"world_size": world_size, "loss_one": float(loss_one), "loss_many": float(result["right"]["loss"]),
+            "loss_gap": abs(float(result["right"]["loss"] - loss_one)),
+            "grad_scale": max(float(g.abs().max()) for g in grads_one),
+            "grad_gap": gap(result["right"]["grads"]), "grad_gap_local_only": gap(result["local_only"]["grads"])}
+

@@ -147,10 +147,94 @@ def test_torchrun_trains_simclr_on_two_processes_and_writes_one_checkpoint(tmp_p
     env = {**os.environ, "SSLBOOK_CACHE": str(tmp_path / "cache"), "SSLBOOK_PROGRESS": "0", "SSLBOOK_BUDGET": "quick",
            "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "sslbook.recipes",
-           "--out", str(out), "--only", "simclr", "--steps", "2", "--root", str(tree)]
+           "--out", str(out), "--only", "simclr", "--steps", "2", "--root", str(tree), "--no-track"]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     written = list(out.glob("*.pt"))
     assert len(written) == 1 and done.stdout.count(".pt:") == 1          # rank 0 alone writes and reports
     meta = checkpoints.load_checkpoint(written[0], models.encoder("small"))
     assert meta["processes"] == 2 and meta["steps"] == 2
+
+
+class _FixedViews:
+    """Two deterministic views, so that one process and two draw the same pairs."""
+
+    def pair(self, x, generator=None):
+        return x, x.flip(1)
+
+
+def moco_run(images, idx_parts, gather):
+    """One MoCo step (float32) per part of the batch: loss, gradients, and the queue after it."""
+    import copy
+
+    from sslbook import models, train
+    torch.manual_seed(1)
+    net = torch.nn.Linear(D, 4)
+    key_net = copy.deepcopy(net).requires_grad_(False)
+    queue = models.FeatureQueue(64, 4)
+    step = train.moco_step(net, key_net, queue, images, _FixedViews(), T, momentum=0.9, gather=gather)
+    loss = step(idx_parts)
+    loss.backward()
+    return loss, [p.grad for p in net.parameters()], queue.features
+
+
+def moco_worker(rank, init, out):
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=WORLD)
+    try:
+        images = torch.cat(batch()).float()
+        share = len(images) // WORLD
+        loss, grads, queue = moco_run(images, torch.arange(rank * share, (rank + 1) * share), gather=True)
+        for g in grads:
+            dist.all_reduce(g)
+            g /= WORLD
+        dist.all_reduce(loss)
+        torch.save({"loss": loss.item() / WORLD, "grads": grads, "queue": queue}, f"{out}.{rank}")
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.skipif(not dist.is_available(), reason="torch.distributed is not available")
+def test_moco_on_two_processes_fills_the_queue_with_every_process_keys(tmp_path):
+    out = tmp_path / "moco"
+    mp.spawn(moco_worker, args=(f"file://{tmp_path / 'rendezvous'}", str(out)), nprocs=WORLD, join=True)
+    runs = [torch.load(f"{out}.{r}", weights_only=True) for r in range(WORLD)]
+    images = torch.cat(batch()).float()
+    loss, grads, queue = moco_run(images, torch.arange(len(images)), gather=False)
+    assert len(queue) == 2 * len(images)                   # the first batch fills it, then enters it
+    for run in runs:                                       # every process holds every process's keys
+        torch.testing.assert_close(run["queue"], queue)
+        assert run["loss"] == pytest.approx(loss.item(), rel=1e-6)
+        for mine, theirs in zip(run["grads"], grads):
+            torch.testing.assert_close(mine, theirs)
+
+
+@pytest.mark.skipif(not dist.is_available(), reason="torch.distributed is not available")
+def test_check_gather_finds_the_right_gather_exact_and_the_local_gradient_one_wrong():
+    result = distributed.check_gather(losses.info_nce, world_size=2)
+    assert result["loss_gap"] < 1e-12 and result["grad_gap"] < 1e-10
+    assert result["loss_many"] == pytest.approx(result["loss_one"], abs=1e-12)
+    assert result["grad_gap_local_only"] > 1e-3 * result["grad_scale"]      # the bug is caught ...
+    assert distributed._gather_function is distributed._GatherWithGrad      # ... and never leaks out of its process
+
+
+def test_check_gather_validates_its_arguments():
+    with pytest.raises(ValueError, match="world_size must be an integer >= 2, got 1"):
+        distributed.check_gather(losses.info_nce, world_size=1)
+    with pytest.raises(ValueError, match="n must be a multiple of world_size"):
+        distributed.check_gather(losses.info_nce, world_size=3, n=8)
+    with pytest.raises(ValueError, match="loss_fn must be a function"):
+        distributed.check_gather("info_nce")
+
+
+@pytest.mark.skipif(not dist.is_available(), reason="torch.distributed is not available")
+def test_syncbatchnorm_refuses_cpu_tensors_as_chapter_7_says(tmp_path):
+    """Chapter 7: SyncBatchNorm synchronises only on GPU-like devices, so CPU runs keep per-process BN."""
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'rendezvous'}", rank=0, world_size=1)
+    try:
+        bn = torch.nn.SyncBatchNorm.convert_sync_batchnorm(torch.nn.Sequential(torch.nn.BatchNorm2d(3)))
+        assert isinstance(bn[0], torch.nn.SyncBatchNorm)
+        with pytest.raises(ValueError, match="SyncBatchNorm expected input tensor to be on GPU"):
+            bn.train()(torch.randn(4, 3, 2, 2))
+    finally:
+        dist.destroy_process_group()
