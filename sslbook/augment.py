@@ -189,14 +189,14 @@ def digit_views() -> RandomViews:
                        contrast=0.5, noise=0.1, erase=0.3)
 
 
-def cifar_views() -> RandomViews:
-    """SimCLR's CIFAR-10 recipe, per sample: random resized crop (8-100% of the area,
+def cifar_views(crop_scale: tuple = (0.08, 1.0)) -> RandomViews:
+    """SimCLR's CIFAR-10 recipe, per sample: random resized crop (``crop_scale``: 8-100% of the area,
     aspect 3/4-4/3) back to full size, horizontal flip, colour jitter 0.4/0.4/0.4/0.1
     with probability 0.8, grey with probability 0.2 (Chen et al., 2020, appendix B.9).
 
     Brightness here is an offset of up to 0.4 rather than torchvision's factor.
     """
-    return RandomViews(rotation=0, crop_scale=(0.08, 1.0), crop_ratio=(3 / 4, 4 / 3), flip=True,
+    return RandomViews(rotation=0, crop_scale=crop_scale, crop_ratio=(3 / 4, 4 / 3), flip=True,
                        brightness=0.4, contrast=0.4, saturation=0.4, hue=0.1, jitter_p=0.8, grayscale=0.2)
 
 

@@ -153,13 +153,18 @@ class FeatureQueue:
         """The stored keys (at most ``size`` x ``dim``)."""
         return self._data[: self._count] if self._count < self.size else self._data
 
+    def to(self, device: torch.device | str) -> "FeatureQueue":
+        """Keep the keys on ``device`` (where the loss runs); returns the queue itself."""
+        self._data = self._data.to(device)
+        return self
+
     @torch.no_grad()
     def enqueue(self, keys: torch.Tensor) -> None:
         """Add a batch of keys, overwriting the oldest when full."""
         if keys.ndim != 2 or keys.shape[1] != self.dim:
             raise ValueError(f"keys must be B x {self.dim}, got {tuple(keys.shape)}")
-        keys = keys.detach().to(self._data.dtype).cpu()[-self.size:]
-        idx = (self._ptr + torch.arange(len(keys))) % self.size
+        keys = keys.detach().to(self._data.device, self._data.dtype)[-self.size:]
+        idx = (self._ptr + torch.arange(len(keys), device=self._data.device)) % self.size
         self._data[idx] = keys
         self._ptr = int((self._ptr + len(keys)) % self.size)
         self._count = min(self.size, self._count + len(keys))

@@ -21,7 +21,7 @@ import tqdm as _tqdm
 from torch import nn
 from tqdm.auto import tqdm
 
-from . import _validate, config, losses, masking, models
+from . import _validate, config, distributed, losses, masking, models, precision as _precision
 
 
 @dataclass
@@ -149,6 +149,14 @@ def fit(step_fn: Callable[[object], torch.Tensor | dict], batches: Iterable,
     return history
 
 
+def forward(model: nn.Module, x: torch.Tensor, precision: str = "float32", channels_last: bool = False):
+    """``model(x)`` in ``precision`` (see :mod:`sslbook.precision`), ``x`` stored channels-last
+    if asked; the output comes back in float32, so that the loss is computed in float32."""
+    with _precision.autocast(precision, x.device):
+        out = model(_precision.channels_last(x) if channels_last else x)
+    return out.float()
+
+
 def _pair_record(loss: torch.Tensor, z1: torch.Tensor, z2: torch.Tensor, monitor) -> torch.Tensor | dict:
     if monitor is None:
         return loss
@@ -156,21 +164,23 @@ def _pair_record(loss: torch.Tensor, z1: torch.Tensor, z2: torch.Tensor, monitor
 
 
 def pair_step(model: nn.Module, images: torch.Tensor, views, loss_fn: Callable,
-              generator: torch.Generator | None = None, monitor: Callable | None = None) -> Callable:
+              generator: torch.Generator | None = None, monitor: Callable | None = None,
+              precision: str = "float32", channels_last: bool = False) -> Callable:
     """A step function for :func:`fit` for any loss of two views, ``loss_fn(z1, z2)``.
 
     For a batch of indices into ``images`` it draws two random views of each image
     with ``views`` (a :class:`~sslbook.augment.RandomViews`), embeds both in one
     forward pass (N x C x H x W -> 2N x D) and returns the loss. ``monitor(z1, z2)``,
     if given, returns more numbers to record (e.g.
-    :func:`~sslbook.evaluate.rank_signals`), from detached embeddings.
+    :func:`~sslbook.evaluate.rank_signals`), from detached embeddings. ``precision`` and
+    ``channels_last``: how the network runs (:func:`forward`); the loss stays in float32.
     """
     if not callable(loss_fn):
         raise ValueError(f"loss_fn must be a function of (z1, z2), got {type(loss_fn).__name__}")
 
     def step(idx: torch.Tensor):
         v1, v2 = views.pair(images[idx], generator)
-        z1, z2 = model(torch.cat([v1, v2])).chunk(2)
+        z1, z2 = forward(model, torch.cat([v1, v2]), precision, channels_last).chunk(2)
         return _pair_record(loss_fn(z1, z2), z1, z2, monitor)
 
     return step
@@ -178,19 +188,20 @@ def pair_step(model: nn.Module, images: torch.Tensor, views, loss_fn: Callable,
 
 def simclr_step(model: nn.Module, images: torch.Tensor, views, temperature: float | None = None,
                 generator: torch.Generator | None = None, monitor: Callable | None = None,
-                gather: bool = False) -> Callable:
+                gather: bool = False, precision: str = "float32", channels_last: bool = False) -> Callable:
     """A step function for :func:`fit` that trains ``model`` with SimCLR: :func:`pair_step`
     with :func:`~sslbook.losses.info_nce` (temperature by default ``TEMPERATURES["simclr"]``;
     ``gather``: the negatives of every process, under ``torch.distributed``).
     """
     temperature = losses.temperature_of("simclr", temperature)
     return pair_step(model, images, views, lambda z1, z2: losses.info_nce(z1, z2, temperature, gather=gather),
-                     generator, monitor)
+                     generator, monitor, precision, channels_last)
 
 
 def moco_step(model: nn.Module, key_model: nn.Module, queue: models.FeatureQueue, images: torch.Tensor,
               views, temperature: float | None = None, momentum: float = 0.99,
-              generator: torch.Generator | None = None, monitor: Callable | None = None) -> Callable:
+              generator: torch.Generator | None = None, monitor: Callable | None = None,
+              precision: str = "float32", channels_last: bool = False, gather: bool = False) -> Callable:
     """A step function for :func:`fit` that trains ``model`` with MoCo (He et al., 2020).
 
     For a batch of indices it draws two views of each image; the queries come
@@ -200,21 +211,24 @@ def moco_step(model: nn.Module, key_model: nn.Module, queue: models.FeatureQueue
     :func:`~sslbook.losses.moco_loss` against the keys in ``queue`` (a
     :class:`~sslbook.models.FeatureQueue`), which then receives this batch's keys.
     The very first batch has no earlier keys: its own keys fill the queue first.
-    ``monitor(q, k)`` records more numbers, as in :func:`pair_step`.
+    ``monitor(q, k)`` records more numbers, as in :func:`pair_step`. Under ``torch.distributed``
+    with ``gather``, the queue receives the keys of every process (MoCo's shuffled keys across
+    GPUs, without the shuffle: each process's BatchNorm sees only its own keys).
     """
     temperature = losses.temperature_of("moco", temperature)
     _validate.in_range("momentum", momentum, 0, 1)
 
     def step(idx: torch.Tensor):
         v1, v2 = views.pair(images[idx], generator)
-        q = model(v1)
+        q = forward(model, v1, precision, channels_last)
         with torch.no_grad():
             models.momentum_update(model, key_model, momentum)
-            k = key_model(v2)
+            k = forward(key_model, v2, precision, channels_last)
+            every_k = distributed.gather_no_grad(k) if gather else k
         if len(queue) == 0:
-            queue.enqueue(k)
+            queue.enqueue(every_k)
         loss = losses.moco_loss(q, k, queue.features, temperature)
-        queue.enqueue(k)
+        queue.enqueue(every_k)
         return _pair_record(loss, q, k, monitor)
 
     return step
@@ -281,7 +295,8 @@ def masked_image_step(model: nn.Module, images: torch.Tensor, mask_ratio: float 
 
 
 def supervised_step(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, views=None,
-                    generator: torch.Generator | None = None) -> Callable[[torch.Tensor], dict]:
+                    generator: torch.Generator | None = None, precision: str = "float32",
+                    channels_last: bool = False) -> Callable[[torch.Tensor], dict]:
     """A step function for :func:`fit` that trains a classifier with cross-entropy.
 
     For a batch of indices it classifies ``views(images[idx])`` (or the images
@@ -292,7 +307,7 @@ def supervised_step(model: nn.Module, images: torch.Tensor, labels: torch.Tensor
 
     def step(idx: torch.Tensor) -> dict:
         x = images[idx] if views is None else views(images[idx], generator)
-        logits = model(x)
+        logits = forward(model, x, precision, channels_last)
         y = labels[idx].to(logits.device)
         loss = F.cross_entropy(logits, y)
         return {"loss": loss, "accuracy": (logits.argmax(1) == y).float().mean()}

@@ -5,7 +5,7 @@ import os
 import pytest
 import torch
 
-from sslbook import checkpoints, losses, models, recipes
+from sslbook import checkpoints, models, recipes
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHIPPED = os.path.join(ROOT, "chapters", "checkpoints")  # parametrize needs the path at collection
@@ -34,9 +34,48 @@ def test_pretrain_trains_the_encoder_in_place_and_describes_the_run(method):
     assert run.model.encoder is enc and run.history.steps == 3
     assert meta["steps"] == 3 and meta["method"] == method and meta["epochs"] == 0.75
     assert len(meta["loss"]) == 3 and all(v == v for v in meta["loss"])
-    assert meta["temperature"] == losses.TEMPERATURES[method]
+    assert meta["temperature"] == recipes.recipe().temperature_for(method) == {"simclr": 0.2, "moco": 0.2}[method]
     assert any(not torch.equal(a, b) for a, b in zip(before, enc.parameters()))
     assert not enc.training and next(enc.parameters()).device.type == "cpu"
+
+
+def test_pretrain_records_its_precision_and_a_learning_curve():
+    calls = []
+
+    def track(encoder):
+        assert not encoder.training                      # measured in evaluation mode
+        calls.append(1)
+        return {"score": float(len(calls))}
+
+    rec = recipes.recipe().replace(batch_size=16, precision="bfloat16", channels_last=True)
+    enc = models.encoder("small")
+    run = recipes.pretrain(enc, small_images(), "simclr", rec, steps=5, track=track, track_every=2, progress=False)
+    assert run.meta["precision"] == "bfloat16" and run.meta["channels_last"] is True
+    assert run.meta["track"] == {"step": [0, 2, 4, 5], "score": [1.0, 2.0, 3.0, 4.0]}
+    assert all(p.is_contiguous() for p in enc.parameters())          # handed back in the usual layout
+    assert recipes.pretrain("digits", torch.rand(32, 1, 8, 8), "simclr", recipes.DIGITS.replace(batch_size=8),
+                            steps=1, progress=False).meta["precision"] == "float32"
+    with pytest.raises(ValueError, match="track must be a function of the encoder"):
+        recipes.pretrain("small", small_images(), steps=1, track=3)
+    with pytest.raises(ValueError, match="track_every must be"):
+        recipes.pretrain("small", small_images(), steps=1, track=track, track_every=0)
+
+
+def test_the_knn_tracker_votes_as_scikit_learn_does():
+    from sslbook import evaluate
+    g = torch.Generator().manual_seed(0)
+    centres = torch.randn(4, 3, 1, 1, generator=g)
+    y = torch.arange(200) % 4
+    x = centres[y] + 0.8 * torch.randn(200, 3, 8, 8, generator=g)
+    enc = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(192, 16))
+    track = recipes.knn_tracker(x[:120], y[:120], x[120:], y[120:], k=7, batch_size=50)
+    with torch.no_grad():
+        h = enc(x)
+    expected = evaluate.knn_accuracy(h[:120], y[:120], h[120:], y[120:], k=7, metric="cosine")
+    assert track(enc) == {"knn7": pytest.approx(expected, abs=1e-4)}
+    assert 0.5 < expected < 1                           # a case where the vote matters
+    with pytest.raises(ValueError, match="k must be at most the number of training images"):
+        recipes.knn_tracker(x[:5], y[:5], x, y, k=6)
 
 
 def test_pretrain_rejects_bad_arguments():
@@ -90,6 +129,7 @@ def test_main_writes_loadable_checkpoints_with_their_command(tmp_path, monkeypat
     meta = checkpoints.load_checkpoint(tmp_path / "cifar10-small-simclr.pt", models.encoder("small"))
     assert meta["command"] == f"SSLBOOK_BUDGET=quick python -m sslbook.recipes --out {tmp_path}"
     assert meta["steps"] == 2 and meta["budget"] == "quick"
+    assert meta["track"]["step"] == [0, 1, 2] and len(meta["track"]["knn20"]) == 3   # the learning curve
     sup = checkpoints.load_checkpoint(tmp_path / "cifar10-small-supervised-2.pt", models.classifier("small"))
     assert sup["labels_per_class"] == 2 and sup["images"] == 20
     assert "cifar10-small-moco.pt: 2 steps" in capsys.readouterr().out
@@ -129,13 +169,17 @@ def test_each_shipped_checkpoint_loads_safely_and_matches_the_recipe_in_the_code
     kind = os.path.basename(path)[len("cifar10-small-"):-3]
     model = models.classifier("small") if kind.startswith("supervised") else models.encoder("small")
     meta = checkpoints.load_checkpoint(path, model)  # torch.load(weights_only=True) inside
-    # made under the module's former name, sslbook.project, which still runs the same command line
-    assert meta["command"].startswith("SSLBOOK_BUDGET=quick python -m sslbook.project --out ")
+    assert meta["command"] == "SSLBOOK_BUDGET=quick python -m sslbook.recipes --out chapters/checkpoints"
     assert meta["budget"] == "quick" and meta["arch"] == "small" and meta["seconds"] > 0
     expected = rec.supervised_steps[int(kind.split("-")[1])] if kind.startswith("supervised") else rec.pretrain_steps[kind]
     assert meta["steps"] == expected, "the checkpoint was made with other settings than the recipe in the code"
     assert len(meta["loss"]) == meta["steps"]
     assert all(torch.isfinite(p).all() for p in model.state_dict().values())
+    assert meta["precision"] in ("float32", "bfloat16") and meta["channels_last"] == rec.channels_last
+    if not kind.startswith("supervised"):            # the learning curve, from before the first step to the last
+        curve = meta["track"]
+        assert curve["step"] == [i * meta["steps"] // recipes.TRACK_POINTS for i in range(recipes.TRACK_POINTS + 1)]
+        assert curve["knn20"][-1] > curve["knn20"][0] + 0.15
 
 
 def test_the_full_recipe_is_resnet18_for_about_200_epochs_and_its_code_path_runs():
