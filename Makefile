@@ -86,6 +86,7 @@ site-test: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/concepts.py
 	SSLBOOK_CIFAR10=$(CIFAR10) $(PY) benchmarks/cifar10.py
+	SSLBOOK_CIFAR10=$(CIFAR10) $(PY) benchmarks/distributed.py
 
 clean:
 	rm -rf _build student $(VENDOR)
