@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 from _common import machine, write_json
-from sslbook import checkpoints, models, recipes
+from sslbook import checkpoints, config, models, recipes
 
 DEFAULT_ROOT = "/work/shared/data/cifar10-jpg.tar.gz"
 LAST = 20                       # the final loss: the mean of the last 20 steps
@@ -56,7 +56,7 @@ def run(processes: int, threads: int, steps: int, root: str, out: Path) -> dict:
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=150, help="SimCLR steps of each run")
-    parser.add_argument("--root", default=os.environ.get("SSLBOOK_CIFAR10", DEFAULT_ROOT),
+    parser.add_argument("--root", default=str(config.cifar10_root() or DEFAULT_ROOT),
                         help="CIFAR-10 image-folder tree or .tar.gz")
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "distributed.json"))
     args = parser.parse_args(argv)
