@@ -8,7 +8,6 @@ Data flows one way through the modules, and a chapter reads the same way
 
 >>> import sslbook
 >>> sslbook.seed_everything(0); sslbook.budget()
-0
 'quick'
 """
 
@@ -19,24 +18,24 @@ import random
 import numpy as np
 import torch
 
-from .config import BUDGETS, budget, by_budget, show_progress
+from .config import BUDGETS, budget, by_budget, seed, seed_offset, seeds, show_progress
 
 __version__ = "0.1.0"
 
 
-def seed_everything(seed: int = 0) -> None:
-    """Seed Python's ``random``, NumPy and torch (CPU and CUDA) with one number.
+def seed_everything(k: int = 0) -> None:
+    """Seed Python's ``random``, NumPy and torch (CPU and CUDA) with the book's seed ``seed(k)``.
 
-    The same seed on the same machine gives the same numbers in every chapter.
-    Returns nothing, so that a notebook cell ending with it prints nothing.
+    The same ``SSLBOOK_SEED`` on the same machine gives the same numbers in every chapter (another
+    machine gives other numbers: other kernels round differently). Returns nothing, so that a
+    notebook cell ending with it prints nothing.
 
     >>> seed_everything(42)
     """
-    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**32:
-        raise ValueError(f"seed must be an integer in [0, 2**32), got {seed!r}")
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)  # also seeds every CUDA device
+    value = seed(k)
+    random.seed(value)
+    np.random.seed(value)
+    torch.manual_seed(value)  # also seeds every CUDA device
 
 
 def device() -> torch.device:
@@ -59,4 +58,5 @@ def glue(name: str, value, display: bool = False) -> None:
     _glue(name, value, display=display)
 
 
-__all__ = ["BUDGETS", "budget", "by_budget", "device", "glue", "seed_everything", "show_progress", "__version__"]
+__all__ = ["BUDGETS", "budget", "by_budget", "device", "glue", "seed", "seed_everything", "seeds", "show_progress",
+           "__version__"]

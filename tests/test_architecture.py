@@ -10,7 +10,7 @@ from sslbook import losses, recipes, train
 
 #: The layers, lowest first. A module may import only modules of its own layer or below.
 LAYERS = [
-    {"_validate", "config", "distributed", "precision"},
+    {"_validate", "config", "distributed", "precision", "stats"},
     {"data", "cifar", "text"},
     {"augment", "masking"},
     {"models", "attention"},

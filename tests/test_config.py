@@ -91,3 +91,30 @@ def test_only_config_reads_sslbook_variables(root):
         if path.name != "config.py" and re.search(r"environ(\.get)?\s*[\[(]\s*['\"]SSLBOOK_", path.read_text()):
             readers.append(str(path.relative_to(root)))
     assert readers == []
+
+
+def test_seed_knob_shifts_every_seed(monkeypatch):
+    import sslbook
+    monkeypatch.delenv("SSLBOOK_SEED", raising=False)
+    assert sslbook.seed(0) == 0 and sslbook.seeds(3) == [0, 1, 2]
+    monkeypatch.setenv("SSLBOOK_SEED", "2")
+    assert sslbook.seed(7) == 2007 and sslbook.seeds(2, start=5) == [2005, 2006]
+    sslbook.seed_everything(0)
+    a = torch.rand(3)
+    torch.manual_seed(2000)
+    assert torch.equal(a, torch.rand(3))
+
+
+@pytest.mark.parametrize("raw", ["-1", "1000", "one", "1.5"])
+def test_bad_seed_is_named(monkeypatch, raw):
+    import sslbook
+    monkeypatch.setenv("SSLBOOK_SEED", raw)
+    with pytest.raises(ValueError, match="SSLBOOK_SEED"):
+        sslbook.seed(0)
+
+
+@pytest.mark.parametrize("k", [-1, 1000, 1.0, True])
+def test_bad_seed_number(k):
+    import sslbook
+    with pytest.raises(ValueError, match="seed number k must be"):
+        sslbook.seed(k)
