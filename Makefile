@@ -1,6 +1,8 @@
 # Two commands do everything on a fresh machine:
 #   make book   set up .venv from nothing, then build the rendered HTML (_build/html)
 #   make test   set up .venv from nothing, then run every test (nbval over every chapter included)
+# SEED=N shifts every seed in the book (SSLBOOK_SEED): `make book` uses SEED=0 unless told,
+# the chapter pass of `make test` SEED=1, so that together they check two seeds.
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -55,18 +57,25 @@ REPO_URL    ?= $(SSLBOOK_REPO_URL)
 REPO_BRANCH ?= main
 BUDGET := $(or $(SSLBOOK_BUDGET),quick)
 SOURCE := $(if $(CIFAR10),cifar10-$(notdir $(CIFAR10)),$(if $(filter 1 yes true on,$(SSLBOOK_OFFLINE)),stand-in,download))
-CONFIG := $(BUDGET)-$(SOURCE)
+SEED   ?= $(SSLBOOK_SEED)
+BOOK_SEED := $(or $(SEED),0)
+TEST_SEED := $(or $(SEED),1)
+CONFIG := $(BUDGET)-$(SOURCE)$(if $(filter-out 0,$(BOOK_SEED)),-seed$(BOOK_SEED))
 book: $(STAMP) $(VENDOR)/.stamp
 	$(PY) book/launch.py config --repo-url "$(REPO_URL)" --branch "$(REPO_BRANCH)" --out _build/$(CONFIG)/_config.yml
-	env -u MPLBACKEND SSLBOOK_PROGRESS=0 SSLBOOK_BUDGET=$(BUDGET) SSLBOOK_CIFAR10=$(CIFAR10) \
+	env -u MPLBACKEND SSLBOOK_PROGRESS=0 SSLBOOK_BUDGET=$(BUDGET) SSLBOOK_CIFAR10=$(CIFAR10) SSLBOOK_SEED=$(BOOK_SEED) \
 	  $(VENV)/bin/jupyter-book build . --config _build/$(CONFIG)/_config.yml --path-output _build/$(CONFIG) -W -n --keep-going
 	rm -rf _build/html && ln -s $(CONFIG)/_build/html _build/html
 	@echo "book ($(CONFIG)): _build/html -> _build/$(CONFIG)/_build/html"
 
-# Unit and reference tests, the student-copy meta-tests, then nbval over every chapter notebook.
+# Unit and reference tests and the student-copy meta-tests; then the chapter pass: nbval over every
+# chapter's MyST source with SSLBOOK_SEED=$(TEST_SEED), each exercise run as the student's stub (its check must
+# say "not answered yet") and then as its solution (its check must pass): one execution per chapter
+# (tests/chapter_plugin.py).
 test: $(STAMP)
 	MPLBACKEND=Agg SSLBOOK_PROGRESS=0 SSLBOOK_CIFAR10=$(CIFAR10) $(PY) -m pytest tests --ignore=tests/site
-	MPLBACKEND=Agg SSLBOOK_PROGRESS=0 SSLBOOK_CIFAR10=$(CIFAR10) $(PY) -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=300 -p no:cacheprovider chapters
+	MPLBACKEND=Agg SSLBOOK_PROGRESS=0 SSLBOOK_CIFAR10=$(CIFAR10) SSLBOOK_SEED=$(TEST_SEED) $(PY) -m pytest \
+	  -p tests.chapter_plugin --nbval-current-env --nbval-cell-timeout=300 -p no:cacheprovider chapters
 
 # Student copies: every solution replaced by a stub, written to student/.
 student: $(STAMP)
@@ -84,6 +93,7 @@ site-test: $(STAMP)
 	$(PY) -m pytest -p no:cacheprovider tests/site
 
 bench: $(STAMP)
+	$(PY) benchmarks/chapter_times.py
 	$(PY) benchmarks/concepts.py
 	SSLBOOK_CIFAR10=$(CIFAR10) $(PY) benchmarks/cifar10.py
 	SSLBOOK_CIFAR10=$(CIFAR10) $(PY) benchmarks/distributed.py

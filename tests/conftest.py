@@ -9,8 +9,9 @@ matplotlib.use("Agg")
 
 @pytest.fixture(autouse=True)
 def _quick_budget(monkeypatch):
-    """Tests run in the quick budget unless a test sets another."""
+    """Tests run in the quick budget and the book's default seed unless a test sets another."""
     monkeypatch.setenv("SSLBOOK_BUDGET", "quick")
+    monkeypatch.delenv("SSLBOOK_SEED", raising=False)
 
 
 @pytest.fixture(scope="session")

@@ -37,3 +37,25 @@ def test_cifar10_benchmark_runs_on_a_small_budget(tmp_path, root, shared_cifar10
     assert set(result["learns"]["runs"]) == {"float32", "bfloat16, channels-last"}
     assert {"raw pixels", "random-init encoder", "SimCLR encoder (this budget)"} <= set(result["quality"])
     assert any(name.startswith("simclr checkpoint") for name in result["quality"])  # the shipped one
+
+
+def test_chapter_times_reads_the_builds_cache(tmp_path, root):
+    import nbformat
+    from jupyter_cache import get_cache
+    from jupyter_cache.base import CacheBundleIn
+
+    cache = get_cache(str(tmp_path / "_build" / "quick-x" / "_build" / ".jupyter_cache"))
+    for name, seconds, code in (("01_background.md", 12.5, "1"), ("05_cifar10.md", 75.0, "2")):
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        cache.cache_notebook_bundle(CacheBundleIn(nb, str(tmp_path / name), data={"execution_seconds": seconds}),
+                                    check_validity=False)
+    out = tmp_path / "times.json"
+    cmd = [sys.executable, str(root / "benchmarks" / "chapter_times.py"), "--build", str(tmp_path / "_build"),
+           "--out", str(out), "--strict"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1, proc.stderr          # 05 is over the 60 s limit
+    assert "| 01_background.md | 12.5 |" in proc.stdout and "over 60 s" in proc.stdout
+    result = json.loads(out.read_text())
+    (build,) = result["builds"].values()
+    assert build["chapters"] == {"01_background.md": 12.5, "05_cifar10.md": 75.0} and build["total_s"] == 87.5

@@ -51,3 +51,25 @@ def test_each_page_keeps_one_copy_of_every_script(root):
     assert [str(s) for s in context["script_files"]] == [str(_JavaScript("a.js")), str(thebe), str(_JavaScript("b.js"))]
     assert "local_extensions" in (root / "_config.yml").read_text()
     assert "autoReplaceSvg" in (root / "book" / "static" / "sslbook.js").read_text()
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+def test_a_book_seed_gets_its_own_build_folder_and_reaches_the_kernels(root):
+    default = planned_build(root, CIFAR10="/data/c.tar.gz")
+    seed2 = planned_build(root, CIFAR10="/data/c.tar.gz", SEED="2")
+    assert default != seed2 and seed2.endswith("-seed2")
+    book = subprocess.run(["make", "-n", "-C", str(root), "book", "SEED=2"], capture_output=True, text=True).stdout
+    assert "SSLBOOK_SEED=2" in book
+    test = subprocess.run(["make", "-n", "-C", str(root), "test"], capture_output=True, text=True).stdout
+    chapter_pass = next(line for line in test.splitlines() if "SSLBOOK_SEED=" in line)
+    assert "SSLBOOK_SEED=1" in chapter_pass        # make test checks the other seed than make book
+
+
+def test_the_readme_jupyter_command_exists(root):
+    """README, "Run it in Jupyter": `.venv/bin/jupyter lab chapters/` after `make setup`."""
+    import sys
+    from pathlib import Path
+    assert "jupyter lab chapters/" in (root / "README.md").read_text()
+    jupyter = Path(sys.executable).parent / "jupyter"
+    proc = subprocess.run([str(jupyter), "lab", "--version"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and re.match(r"\d+\.\d+", proc.stdout.strip()), proc.stderr

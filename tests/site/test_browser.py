@@ -118,11 +118,29 @@ def test_page_works_offline(page, server, browser):
         assert tab.locator(".jupyter-widgets").count() > 0, f"{page}: explorers did not render"
         check_frame_explorers(tab, page, html)
 
+    check_no_error_output(tab, page, html)
     check_layout(tab, page)
     assert errors == [], f"{page}: console errors: {errors[:5]}"
     SHOTS.mkdir(parents=True, exist_ok=True)
     tab.screenshot(path=str(SHOTS / f"{page.replace('/', '_')}.png"))
     context.close()
+
+
+#: How myst-nb renders a cell that raised (``output traceback``) and the head of a Python traceback.
+ERROR_MARKS = ('class="output traceback', "Traceback (most recent call last)")
+
+
+def check_no_error_output(tab, page: str, html: str) -> None:
+    """A page never shows a cell that failed: no traceback box, no error output and no printed
+    traceback (a build that tolerated a failing notebook would still pass every other check)."""
+    found = [mark for mark in ERROR_MARKS if mark in html]
+    assert not found, f"{page}: the page shows an error output ({found[0]!r})"
+    boxes = tab.locator("div.output.traceback, div.output.error, .cell_output .traceback")
+    assert boxes.count() == 0, f"{page}: {boxes.count()} error output(s) on the page"
+    stderr = tab.locator("div.output.stderr")
+    for i in range(stderr.count()):
+        text = stderr.nth(i).inner_text()
+        assert "Error" not in text and "Traceback" not in text, f"{page}: an error printed to stderr: {text[:300]}"
 
 
 def check_frame_explorers(tab, page: str, html: str) -> None:
