@@ -46,16 +46,20 @@ def chapter(solution_body, extra=""):
         assert x == 1, "Exercise 9.9: x should be 1"
         print("Exercise 9.9 passed")
         ```
-        {extra}
-        """)
+        """) + extra
 
 
-def run(pytester, root, text):
-    folder = pytester.mkdir("chapters")
-    (folder / "99_toy.md").write_text(text)
-    pytester.syspathinsert(str(root))
-    return pytester.runpytest_subprocess("-p", "tests.chapter_plugin", "--nbval-current-env", "-p", "no:cacheprovider",
-                                         "chapters", "-v")
+@pytest.fixture
+def run(pytester, root, monkeypatch):
+    """Run the chapter pass over one toy chapter in a fresh pytest process."""
+    monkeypatch.setenv("PYTHONPATH", str(root))
+
+    def go(text):
+        folder = pytester.mkdir("chapters")
+        (folder / "99_toy.md").write_text(text)
+        return pytester.runpytest_subprocess("-p", "tests.chapter_plugin", "--nbval-current-env",
+                                             "-p", "no:cacheprovider", "chapters", "-v")
+    return go
 
 
 def test_stub_then_solution_order():
@@ -66,24 +70,24 @@ def test_stub_then_solution_order():
     assert "x = None" in nb.cells[2].source and "x = 1" not in nb.cells[2].source
 
 
-def test_an_honest_chapter_passes(pytester, root):
-    result = run(pytester, root, chapter("x = 1"))
+def test_an_honest_chapter_passes(run):
+    result = run(chapter("x = 1"))
     result.assert_outcomes(passed=5)
 
 
-def test_a_wrong_solution_fails(pytester, root):
-    result = run(pytester, root, chapter("x = 2"))
+def test_a_wrong_solution_fails(run):
+    result = run(chapter("x = 2"))
     result.assert_outcomes(passed=4, failed=1)
 
 
-def test_a_stub_that_answers_fails(pytester, root):
+def test_a_stub_that_answers_fails(run):
     text = chapter("x = 1").replace("# BEGIN SOLUTION -> x = None", "# BEGIN SOLUTION -> x = 1")
-    result = run(pytester, root, text)
+    result = run(text)
     assert "a check cell passed in the student copy" in result.stdout.str()
     result.assert_outcomes(passed=4, failed=1)
 
 
-def test_a_failing_cell_fails(pytester, root):
+def test_a_failing_cell_fails(run):
     extra = "\n```{code-cell} ipython3\nassert 1 + 1 == 3, 'the claim does not hold'\n```\n"
-    result = run(pytester, root, chapter("x = 1", extra))
+    result = run(chapter("x = 1", extra))
     result.assert_outcomes(passed=5, failed=1)
