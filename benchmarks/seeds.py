@@ -39,7 +39,7 @@ def execute(md, seed, timeout):
     from nbclient import NotebookClient
 
     nb = jupytext.read(md, fmt="md:myst")
-    os.environ["SSLBOOK_SEED"] = str(seed)
+    os.environ.update(SSLBOOK_SEED=str(seed))  # the kernel inherits it
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
                             resources={"metadata": {"path": os.path.dirname(md)}})
     start = time.perf_counter()
