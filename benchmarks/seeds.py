@@ -87,7 +87,8 @@ def main(argv=None):
             result = "ok" if error is None else f"FAILED at cell {error['cell']}: {error['error'][:160]}"
             print(f"{name:28s} {seed:4d} {seconds:8.1f}  {result}", flush=True)
             runs.append({"chapter": name, "seed": seed, "seconds": round(seconds, 1), "error": error})
-    write_json({"machine": machine(), "budget": os.environ.get("SSLBOOK_BUDGET", "quick"), "runs": runs},
+    from sslbook import config
+    write_json({"machine": machine(), "budget": config.budget(), "runs": runs},
                args.out)
     return 1 if failed else 0
 
