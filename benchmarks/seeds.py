@@ -72,7 +72,7 @@ def main(argv=None):
     os.environ.setdefault("MPLBACKEND", "Agg")
     shared = os.path.join(os.path.dirname(ROOT), "shared", "data", "cifar10-jpg.tar.gz")
     if "SSLBOOK_CIFAR10" not in os.environ and os.path.exists(shared):
-        os.environ["SSLBOOK_CIFAR10"] = shared
+        os.environ.update(SSLBOOK_CIFAR10=shared)
     runs, failed = [], 0
     print(f"{'chapter':28s} {'seed':>4s} {'seconds':>8s}  result", flush=True)
     for md in chapters(args.chapters):
