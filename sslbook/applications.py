@@ -1,6 +1,7 @@
 """Chapter 6's three domains as features with labels, so that every representation is
 judged the same way: a few-label linear probe on frozen features, repeated over label
-draws (:func:`scores`), and two representations are compared draw by draw (:func:`verdict`).
+draws (:func:`scores`), so that two representations can be compared draw by draw with
+:func:`sslbook.stats.paired`.
 
 - :func:`vision_transfer`: scikit-learn's digits, which chapter 5's CIFAR-10 encoders
   never saw, against raw pixels and the same network untrained;
@@ -23,7 +24,7 @@ import torch
 from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from . import _validate, checkpoints, data, domains, evaluate, models, text
+from . import _validate, checkpoints, config, data, domains, evaluate, models, text
 
 #: Labels per class of the few-label curves.
 COUNTS = (1, 2, 5, 10, 20)
@@ -41,11 +42,14 @@ class Features:
     extra: dict
 
 
-def scores(features: Features, counts=COUNTS, *, repeats: int = 10, seed: int = 0) -> dict:
+def scores(features: Features, counts=COUNTS, *, repeats: int = 10, seed: int | None = None) -> dict:
     """``{name: {labels per class: accuracies}}``: the few-label probe of every representation
-    on the same ``repeats`` label draws (:func:`sslbook.evaluate.few_label_scores`), so that
-    two representations can be compared draw by draw (:func:`verdict`). A count at least the
-    size of the smallest class uses every training label once (one score)."""
+    on the same ``repeats`` label draws (:func:`sslbook.evaluate.few_label_scores`, draw ``r``
+    with seed ``seed + r``; by default ``seed`` is :func:`sslbook.config.seed` ``(0)``), so that
+    two representations can be compared draw by draw (:func:`sslbook.stats.paired`). A count at
+    least the size of the smallest class uses every training label once (one score, which has
+    no interval)."""
+    seed = config.seed(0) if seed is None else seed
     smallest = int(torch.as_tensor(features.y_train).bincount().min())
     out = {}
     for name, (tr, te) in features.reps.items():
@@ -70,10 +74,11 @@ def _checkpoint(folder: Path, kind: str, model: torch.nn.Module) -> dict:
     return checkpoints.load_checkpoint(path, model)
 
 
-def cifar_encoders(folder) -> dict:
+def cifar_encoders(folder, seed: int | None = None) -> dict:
     """Chapter 5's shipped CIFAR-10 encoders (small CNN): ``{"SimCLR": ..., "MoCo": ...,
-    "supervised (1000 labels/class)": ...}`` plus ``"untrained"`` (seed 0), all frozen."""
-    torch.manual_seed(0)
+    "supervised (1000 labels/class)": ...}`` plus ``"untrained"`` (initialised with ``seed``, by
+    default :func:`sslbook.config.seed` ``(0)``), all frozen."""
+    torch.manual_seed(config.seed(0) if seed is None else seed)
     encoders = {"untrained": models.encoder("small")}
     for name, kind in (("SimCLR", "simclr"), ("MoCo", "moco")):
         encoders[name] = models.encoder("small")
@@ -84,15 +89,22 @@ def cifar_encoders(folder) -> dict:
     return {name: enc.eval() for name, enc in encoders.items()}
 
 
-def vision_transfer(folder, adapt: bool = True) -> Features:
+def vision_transfer(folder, adapt: bool = True, seed: int | None = None, only=None) -> Features:
     """Digits (8 x 8 grey) seen by chapter 5's CIFAR-10 encoders as 32 x 32 colour images,
     against the raw 64 pixels. With ``adapt`` every encoder's batch-norm statistics are
     re-estimated on the digits' training images first (:func:`sslbook.evaluate.adapt_batchnorm`),
-    the untrained one's included, so that no encoder normalises digits by CIFAR-10's statistics."""
+    the untrained one's included, so that no encoder normalises digits by CIFAR-10's statistics.
+    ``seed`` initialises the untrained encoder (:func:`cifar_encoders`); ``only`` (names of
+    :func:`cifar_encoders`) embeds those encoders alone (default: all)."""
     digits = data.load_digits()
     x = data.as_colour_images(digits.images)
     reps = {"raw pixels": (digits.x_train.flatten(1), digits.x_test.flatten(1))}
-    encoders = cifar_encoders(folder)
+    encoders = cifar_encoders(folder, seed)
+    if only is not None:
+        unknown = set(only) - set(encoders)
+        if unknown:
+            raise ValueError(f"only must name encoders among {sorted(encoders)}, got {sorted(unknown)}")
+        encoders = {name: enc for name, enc in encoders.items() if name in only}
     for name, enc in encoders.items():
         if adapt:
             evaluate.adapt_batchnorm(enc, x[digits.train_idx])
@@ -110,20 +122,23 @@ def sentence_features(model, ids: torch.Tensor, batch_size: int = 256) -> torch.
     return torch.cat([model.sentence_features(ids[i:i + batch_size]) for i in range(0, len(ids), batch_size)])
 
 
-def language(checkpoint) -> Features:
+def language(checkpoint, seed: int | None = None) -> Features:
     """Docstrings by module family, tested on docstrings whose function or class has no
     docstring in the training split: two classical baselines fitted on the same unlabelled
     text as the language model (TF-IDF, and TF-IDF reduced to the model's width by LSA),
-    the untrained Transformer and the one pre-trained by masked language modelling."""
+    the untrained Transformer and the one pre-trained by masked language modelling. ``seed``
+    (by default :func:`sslbook.config.seed` ``(0)``) initialises the untrained Transformer and
+    LSA's randomised SVD; the pre-trained model is the checkpoint's, fixed once."""
+    seed = config.seed(0) if seed is None else seed
     docs = text.python_docs()
     model, vocab, meta = domains.load_language(checkpoint)
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     untrained = domains.LANGUAGE.model(vocab)
     ids = vocab.encode(list(docs.texts), domains.LANGUAGE.max_len)
     tr, te = docs.train_idx, docs.unseen_test_idx
     tfidf = TfidfVectorizer(sublinear_tf=True, min_df=2).fit(docs.pretraining)
     sparse = tfidf.transform(list(docs.texts))
-    lsa = TruncatedSVD(domains.LANGUAGE.dim, random_state=0).fit(tfidf.transform(docs.pretraining))
+    lsa = TruncatedSVD(domains.LANGUAGE.dim, random_state=seed).fit(tfidf.transform(docs.pretraining))
     t = torch.tensor(sparse.toarray(), dtype=torch.float32)
     z = torch.tensor(lsa.transform(sparse), dtype=torch.float32)
     reps = {"TF-IDF": (t[tr], t[te]), "TF-IDF + LSA": (z[tr], z[te])}
@@ -135,9 +150,11 @@ def language(checkpoint) -> Features:
                      "tfidf": tfidf, "test_idx": te})
 
 
-def tabular(steps: int | None = None, seed: int = 0) -> Features:
+def tabular(steps: int | None = None, seed: int | None = None) -> Features:
     """Breast cancer rows: SCARF pre-trained on the training rows (no labels), against
-    the 30 standardised measurements and the untrained MLP."""
+    the 30 standardised measurements and the untrained MLP. ``seed`` (by default
+    :func:`sslbook.config.seed` ``(0)``) seeds SCARF's run; ``seed + 1`` the untrained MLP."""
+    seed = config.seed(0) if seed is None else seed
     d = data.load_breast_cancer()
     xtr, xte = d.x[d.train_idx], d.x[d.test_idx]
     run = domains.pretrain_scarf(xtr, steps=steps, seed=seed, progress=False)
@@ -150,25 +167,3 @@ def tabular(steps: int | None = None, seed: int = 0) -> Features:
     return Features("breast cancer diagnosis", reps, d.labels[d.train_idx], d.labels[d.test_idx], d.classes,
                     {"run": run, "data": d})
 
-
-def verdict(scores_a, scores_b, margin: float = 0.0) -> str:
-    """Which of two representations scores higher on the same label draws: ``"a"`` or
-    ``"b"`` when the mean of the paired differences ``a - b`` is beyond ``margin`` plus
-    two of its standard errors, ``sd(a - b) / sqrt(r)``; else ``"tie"`` (no difference
-    detectable with these draws, which is not evidence of no difference).
-
-    >>> verdict([0.90, 0.80, 0.70], [0.85, 0.76, 0.64]), verdict([0.9, 0.7], [0.7, 0.9])
-    ('a', 'tie')
-    """
-    a, b = np.asarray(scores_a, dtype=float), np.asarray(scores_b, dtype=float)
-    if a.shape != b.shape or a.ndim != 1 or len(a) == 0:
-        raise ValueError(f"scores_a and scores_b must be paired 1-D sequences of the same length, "
-                         f"got shapes {a.shape} and {b.shape}")
-    _validate.positive("margin", margin, allow_zero=True)
-    diff = a - b
-    se = float(np.std(diff, ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else 0.0
-    if diff.mean() > margin + 2 * se:
-        return "a"
-    if -diff.mean() > margin + 2 * se:
-        return "b"
-    return "tie"

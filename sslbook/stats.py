@@ -85,10 +85,11 @@ class Estimate:
     def __str__(self) -> str:
         return f"{self.mean:.3f} ± {self.half_width:.3f}"
 
-    def describe(self, digits: int = 3) -> str:
-        """``0.797 (95% CI 0.771 to 0.823, 3 runs)``."""
+    def describe(self, digits: int = 3, unit: str = "runs") -> str:
+        """``0.797 (95% CI 0.771 to 0.823, 3 runs)``; ``unit`` names what ``n`` counts
+        (``"test images"`` for :func:`accuracy_interval`, ``"label draws"``...)."""
         return (f"{self.mean:.{digits}f} ({self.level:.0%} CI {self.low:.{digits}f} to "
-                f"{self.high:.{digits}f}, {self.n} runs)")
+                f"{self.high:.{digits}f}, {self.n:,} {unit})")
 
 
 @dataclass(frozen=True)
@@ -113,10 +114,11 @@ class Comparison:
     def __str__(self) -> str:
         return f"{self.diff:+.3f} [{self.low:+.3f}, {self.high:+.3f}]"
 
-    def describe(self, digits: int = 3) -> str:
-        """``+0.048 (95% CI +0.031 to +0.065, paired t over 5 runs): a``."""
+    def describe(self, digits: int = 3, unit: str = "runs") -> str:
+        """``+0.048 (95% CI +0.031 to +0.065, paired t over 5 runs): a``; ``unit`` names what ``n``
+        counts (``"label draws"``, ``"test images"``, ``"seeds"``...)."""
         return (f"{self.diff:+.{digits}f} ({self.level:.0%} CI {self.low:+.{digits}f} to {self.high:+.{digits}f}, "
-                f"{self.method} over {self.n} runs): {self.verdict}")
+                f"{self.method} over {self.n:,} {unit}): {self.verdict}")
 
 
 def t_interval(values, level: float = LEVEL) -> Estimate:

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from sslbook import applications
+from sslbook import applications, config
 
 
 def test_vision_transfer_uses_the_shipped_encoders(root):
@@ -13,6 +13,11 @@ def test_vision_transfer_uses_the_shipped_encoders(root):
     assert len(table["SimCLR"][5]) == 3 and len(table["SimCLR"][200]) == 1  # 200 > smallest class: every label
     curve = applications.curves(table)
     assert set(curve["SimCLR"]) == {1, 5, 200} and all(0 <= m <= 1 for m, _ in curve["SimCLR"].values())
+    some = applications.vision_transfer(root / "chapters" / "checkpoints", only=("SimCLR", "untrained"))
+    assert set(some.reps) == {"raw pixels", "SimCLR", "untrained"}
+    assert torch.equal(some.reps["untrained"][0], f.reps["untrained"][0])   # the same seed, the same features
+    with pytest.raises(ValueError, match="only must name encoders"):
+        applications.vision_transfer(root / "chapters" / "checkpoints", only=("BYOL",))
     with pytest.raises(FileNotFoundError, match="python -m sslbook.recipes"):
         applications.vision_transfer(root / "nowhere")
 
@@ -27,12 +32,11 @@ def test_language_features_come_from_the_shipped_model(root):
     assert not any(docs.owners[i] in train_owners for i in f.extra["test_idx"].tolist())
 
 
-def test_tabular_and_paired_verdict():
+def test_tabular_features_and_their_seed():
     f = applications.tabular(steps=20)
     assert f.reps["SCARF"][0].shape == (398, 64) and f.extra["run"].meta["steps"] == 20
-    assert applications.verdict([0.9, 0.8, 0.7], [0.88, 0.77, 0.69]) == "a"   # small but consistent
-    assert applications.verdict([0.88, 0.77, 0.69], [0.9, 0.8, 0.7]) == "b"
-    assert applications.verdict([0.9, 0.6, 0.8], [0.7, 0.9, 0.75]) == "tie"
-    assert applications.verdict([0.9, 0.8], [0.85, 0.75], margin=0.1) == "tie"
-    with pytest.raises(ValueError, match="paired 1-D sequences"):
-        applications.verdict([0.9, 0.8], [0.9])
+    again = applications.tabular(steps=20, seed=config.seed(0))
+    assert torch.equal(f.reps["untrained MLP"][0], again.reps["untrained MLP"][0])
+    other = applications.tabular(steps=20, seed=config.seed(5))
+    assert not torch.equal(f.reps["SCARF"][0], other.reps["SCARF"][0])
+    assert not hasattr(applications, "verdict")   # comparisons go through sslbook.stats.paired

@@ -2,10 +2,11 @@
 ignored, no randomness, off by a constant, wrong shape or type, a function that raises."""
 import numpy as np
 import pytest
+import scipy.stats
 import torch
 import torch.nn.functional as F
 
-from sslbook import applications, evaluate, exercises
+from sslbook import evaluate, exercises, stats
 from sslbook.augment import FeatureCorruption
 from sslbook.exercises import ExerciseError
 
@@ -195,26 +196,46 @@ def test_corruption_checker_wrong(wrong, match):
 
 
 def independent(a, b):  # treats shared draws as independent: misses a consistent gain
-    se = np.sqrt((np.var(a, ddof=1) + np.var(b, ddof=1)) / len(a))
-    d = np.mean(a) - np.mean(b)
-    return "a" if d > 2 * se else "b" if -d > 2 * se else "tie"
+    return stats.unpaired(a, b).verdict
 
 
-@pytest.mark.parametrize("right", [applications.verdict, lambda a, b: applications.verdict(np.array(a), np.array(b)),
-                                   lambda a, b: applications.verdict(a, b).upper() + " "])
+def two_se(a, b):  # the old rule: two standard errors, whatever the number of draws
+    d = np.asarray(a) - np.asarray(b)
+    se = d.std(ddof=1) / np.sqrt(len(d))
+    return "a" if d.mean() > 2 * se else "b" if -d.mean() > 2 * se else "within noise"
+
+
+def t_with_r(a, b):  # r degrees of freedom instead of r - 1
+    d = np.asarray(a) - np.asarray(b)
+    half = scipy.stats.t.ppf(0.975, len(d)) * d.std(ddof=1) / np.sqrt(len(d))
+    return "a" if d.mean() > half else "b" if d.mean() < -half else "within noise"
+
+
+def t_rule(a, b):  # what exercise 6.6 asks for, by hand
+    d = np.asarray(a) - np.asarray(b)
+    half = scipy.stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
+    return "a" if d.mean() - half > 0 else "b" if d.mean() + half < 0 else "within noise"
+
+
+@pytest.mark.parametrize("right", [t_rule, lambda a, b: stats.paired(a, b).verdict,
+                                   lambda a, b: stats.paired(np.array(a), np.array(b)).verdict.upper() + " ",
+                                   lambda a, b: {"a": "A", "b": "b", "within noise": "Within  noise"}[t_rule(a, b)]])
 def test_verdict_checker(right):
     exercises.check_verdict(right)
 
 
 @pytest.mark.parametrize("wrong,match", [
-    (lambda a, b: "a" if np.mean(a) > np.mean(b) else "b" if np.mean(b) > np.mean(a) else "tie",
-     "within two standard errors"),
+    (lambda a, b: "a" if np.mean(a) > np.mean(b) else "b" if np.mean(b) > np.mean(a) else "within noise",
+     "reaches across 0"),
+    (two_se, "t_\\(r-1\\) standard errors wide"),
+    (t_with_r, "r - 1 degrees of freedom"),
     (independent, "compare draw by draw"),
-    (lambda a, b: applications.verdict(b, a), "wrong way round"),
+    (lambda a, b: t_rule(b, a), "wrong way round"),
     (lambda a, b: "a", "gives 'a' for \\(a, b\\) and for \\(b, a\\)"),
-    (lambda a, b: "tie", "compare draw by draw"),
-    (lambda a, b: "yes", "Answer 'a', 'b' or 'tie'"),
-    (lambda a, b: 1, "must return 'a', 'b' or 'tie' \\(a string\\)"),
+    (lambda a, b: "within noise", "compare draw by draw"),
+    (lambda a, b: {"within noise": "tie"}.get(t_rule(a, b), t_rule(a, b)), "Answer 'a', 'b' or 'within noise'"),
+    (lambda a, b: "yes", "Answer 'a', 'b' or 'within noise'"),
+    (lambda a, b: 1, "must return 'a', 'b' or 'within noise' \\(a string\\)"),
     (lambda a, b: None, "not answered"),
     (lambda a, b: a - b, "raised TypeError"),
 ])

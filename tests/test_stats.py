@@ -139,3 +139,10 @@ def test_rank_correlation():
 def test_bad_input(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_describe_names_what_was_counted():
+    c = stats.paired([0.8, 0.81, 0.82], [0.7, 0.7, 0.71])
+    assert c.describe().endswith("paired t over 3 runs): a")
+    assert "over 3 label draws" in c.describe(unit="label draws")
+    assert stats.accuracy_interval(0.9, 1500).describe(unit="test images").endswith("1,500 test images)")

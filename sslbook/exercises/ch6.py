@@ -8,7 +8,9 @@ import math
 import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy.stats import t as _t
 
+from ..stats import VERDICTS, paired
 from ._common import call as _call
 from ._common import checker as _checker
 from ._common import diagnose as _diagnose
@@ -228,61 +230,91 @@ def check_corruption(fn) -> None:
     _passed("6.5", "corrupt replaces a random rate of each row's features by draws from their marginals.")
 
 
-def _paired_verdict(a, b):
-    diff = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
-    se = diff.std(ddof=1) / math.sqrt(len(diff))
-    return "a" if diff.mean() > 2 * se else "b" if -diff.mean() > 2 * se else "tie"
+def _t975(df):
+    return float(_t.ppf(0.975, df))
+
+
+def _se(d):
+    se = np.std(d, ddof=1) / math.sqrt(len(d))
+    return se if se > 0 else float("inf")
+
+
+def _rule(a, b, t_crit):
+    """The verdict of a paired rule whose interval is ``mean(d) ± t_crit(r) sd(d) / sqrt(r)``."""
+    d = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
+    half = t_crit(len(d)) * d.std(ddof=1) / math.sqrt(len(d))
+    return "a" if d.mean() - half > 0 else "b" if d.mean() + half < 0 else "within noise"
 
 
 def _verdict_cases():
     g = np.random.default_rng(66)
     draw = g.normal(0, 0.05, 10)                      # what each label draw does to both
     many = g.normal(0, 0.05, 30)
+    spread = np.array([-1.0, 0.0, 1.0])               # three draws: d = m + s * spread, m / se = m sqrt(3) / s
     cases = [
         (0.80 + draw + 0.02, 0.80 + draw + g.normal(0, 0.005, 10)),   # small, consistent gain: paired sees it
-        (0.80 + g.normal(0, 0.05, 10), 0.78 + g.normal(0, 0.05, 10)),  # noisy: a tie
+        (0.80 + g.normal(0, 0.05, 10), 0.79 + g.normal(0, 0.05, 10)),  # noisy: within noise
         (0.70 + draw, 0.75 + draw + g.normal(0, 0.01, 10)),            # b wins
-        (0.70 + draw[:3], 0.69 + draw[:3] + np.array([0.02, -0.02, 0.0])),  # three draws only: a tie
+        (0.70 + draw[:3], 0.70 + draw[:3] - 0.015 - 0.010 * spread),   # 3 draws, 2.6 se: 2 se claim, t_2 does not
+        (0.70 + draw[3:6], 0.70 + draw[3:6] - 0.020 - 0.0095 * spread),  # 3 draws, 3.6 se: t_3 claims, t_2 not
+        (0.70 + draw[6:9], 0.70 + draw[6:9] - 0.050 - 0.010 * spread),  # 3 draws, 8.7 se: a, even with t_2
         (np.full(5, 0.9), np.full(5, 0.9)),                            # identical
         (0.6 + many + 0.01, 0.6 + many + g.normal(0, 0.01, 30)),       # 30 draws: a gain of one point shows
     ]
-    return cases + [(b, a) for a, b in cases[:3]]                       # the order of the arguments matters
+    swapped = [0, 2, 3, 5]                                             # the order of the arguments matters
+    return cases + [(b, a) for a, b in (cases[i] for i in swapped)], {
+        i: len(cases) + k for k, i in enumerate(swapped)}
 
 
 @_checker("6.6")
 def check_verdict(fn) -> None:
     """Exercise 6.6: ``fn(scores_a, scores_b)`` compares two representations scored on the
-    same label draws: ``"a"`` or ``"b"`` when the mean paired difference is beyond two of its
-    standard errors, ``sd(a - b, ddof=1) / sqrt(r)``, else ``"tie"``."""
-    cases = _verdict_cases()
+    same ``r`` label draws with the paired t interval of ``d = a - b``,
+    ``mean(d) ± t_{r-1} sd(d, ddof=1) / sqrt(r)`` (95%): ``"a"`` when the interval lies above 0,
+    ``"b"`` when below, else ``"within noise"``, as :func:`sslbook.stats.paired` decides."""
+    cases, partner = _verdict_cases()
+    partner |= {j: i for i, j in partner.items()}
     answers = []
     for a, b in cases:
         got = _call("6.6", fn, "verdict", [float(v) for v in a], [float(v) for v in b])
         if got is None:
             _unanswered("6.6", "verdict returned None.")
         if not isinstance(got, str):
-            _fail("6.6", f"verdict must return 'a', 'b' or 'tie' (a string), got {got!r}"[:300])
-        answers.append(got.strip().lower())
-    partner = {0: 6, 1: 7, 2: 8, 6: 0, 7: 1, 8: 2}
+            _fail("6.6", f"verdict must return 'a', 'b' or 'within noise' (a string), got {got!r}"[:300])
+        answers.append(" ".join(got.strip().lower().split()))
+    if len(set(answers)) == 1 and answers[0] in ("a", "b"):
+        _fail("6.6", f"Your verdict gives {answers[0]!r} for (a, b) and for (b, a), whatever the scores: 'a' means "
+                     "the first argument scores higher, 'b' the second, and 'within noise' that the draws cannot tell.")
     for i, ((a, b), got) in enumerate(zip(cases, answers)):
-        right = _paired_verdict(a, b)
+        right = paired(a, b).verdict
         if got == right:
             continue
-        where = (f"mean difference {np.mean(a - b):+.4f} over {len(a)} paired draws: the answer is {right!r}, "
-                 f"got {got!r}")
-        if got not in ("a", "b", "tie"):
-            _fail("6.6", f"{where}. Answer 'a', 'b' or 'tie' (a string).")
-        if right != "tie" and i in partner and got in ("a", "b") and got == answers[partner[i]]:
+        d = np.asarray(a) - np.asarray(b)
+        where = (f"mean difference {d.mean():+.4f} over {len(d)} paired draws, {abs(d.mean()) / _se(d):.2f} "
+                 f"standard errors from 0: the answer is {right!r}, got {got!r}")
+        if got not in VERDICTS:
+            _fail("6.6", f"{where}. Answer 'a', 'b' or 'within noise' (a string).")
+        if right != "within noise" and i in partner and got in ("a", "b") and got == answers[partner[i]]:
             _fail("6.6", f"{where}. Your verdict gives {got!r} for (a, b) and for (b, a): 'a' means the first "
                          "argument scores higher.")
-        if right != "tie" and got == {"a": "b", "b": "a"}[right]:
+        if right != "within noise" and got == {"a": "b", "b": "a"}[right]:
             _fail("6.6", f"{where}. The verdict is the wrong way round: 'a' when scores_a is higher, that is when "
-                         "the mean of d = scores_a - scores_b is above 2 standard errors.")
+                         "the interval of the mean of d = scores_a - scores_b lies above 0.")
         independent = math.sqrt((np.var(a, ddof=1) + np.var(b, ddof=1)) / len(a))
-        if right != "tie" and abs(np.mean(a - b)) <= 2 * independent:
+        if right != "within noise" and abs(d.mean()) <= 2 * independent:
             _fail("6.6", f"{where}. The draws are shared, so compare draw by draw: the standard error of the "
                          "mean of the differences, sd(a - b) / sqrt(r), not of two independent means.")
-        if got in ("a", "b") and right == "tie":
-            _fail("6.6", f"{where}. The difference is within two standard errors: noise.")
-        _fail("6.6", f"{where}. Take d = a - b per draw; compare mean(d) with 2 sd(d, ddof=1) / sqrt(r).")
-    _passed("6.6", "verdict compares paired draws and calls a gain only beyond two standard errors.")
+        if got in ("a", "b") and right == "within noise":
+            if got == _rule(a, b, _t975) and _rule(a, b, _t975) != _rule(a, b, lambda r: _t975(r - 1)):
+                _fail("6.6", f"{where}. The mean of r paired differences has r - 1 degrees of freedom: "
+                             f"t.ppf(0.975, {len(d) - 1}) = {_t975(len(d) - 1):.2f}, not t.ppf(0.975, {len(d)}).")
+            if got == _rule(a, b, lambda r: 2.0):
+                _fail("6.6", f"{where}. Two standard errors is the normal rule for many draws; with r draws the "
+                             f"95% interval is t_(r-1) standard errors wide, scipy.stats.t.ppf(0.975, r - 1) = "
+                             f"{_t975(len(d) - 1):.2f} for r = {len(d)}, not 2.")
+            _fail("6.6", f"{where}. The interval of the mean difference reaches across 0: within noise.")
+        _fail("6.6", f"{where}. Take d = a - b per draw; the interval is mean(d) ± t.ppf(0.975, r - 1) "
+                     "sd(d, ddof=1) / sqrt(r).")
+    _passed("6.6", "verdict compares paired draws with the t interval of their mean difference, as "
+                   "sslbook.stats.paired does.")
+
