@@ -12,6 +12,7 @@ from pathlib import Path
 
 import jupytext
 import numpy as np
+import scipy.stats  # noqa: F401 - the chapters import it; exercise 6.6 uses scipy.stats.t
 import pytest
 import torch
 import torch.nn.functional as F
@@ -516,7 +517,7 @@ def test_the_package_exports_only_checkers():
         from sslbook.exercises import reference_info_nce  # noqa: F401
 
 
-PRELUDE = {"math": math, "np": np, "torch": torch, "F": F, "nn": torch.nn, "exercises": exercises,
+PRELUDE = {"math": math, "np": np, "scipy": scipy, "torch": torch, "F": F, "nn": torch.nn, "exercises": exercises,
            "pixel_probe": fake_probe, "measured": MEASURED}  # stand-ins for what chapters 1 and 3c measure
 
 

@@ -10,7 +10,8 @@ import torch
 import torch.nn.functional as F
 from scipy.stats import t as _t
 
-from ..stats import VERDICTS, paired
+from ..stats import VERDICTS as _VERDICTS
+from ..stats import paired as _paired
 from ._common import call as _call
 from ._common import checker as _checker
 from ._common import diagnose as _diagnose
@@ -286,13 +287,13 @@ def check_verdict(fn) -> None:
         _fail("6.6", f"Your verdict gives {answers[0]!r} for (a, b) and for (b, a), whatever the scores: 'a' means "
                      "the first argument scores higher, 'b' the second, and 'within noise' that the draws cannot tell.")
     for i, ((a, b), got) in enumerate(zip(cases, answers)):
-        right = paired(a, b).verdict
+        right = _paired(a, b).verdict
         if got == right:
             continue
         d = np.asarray(a) - np.asarray(b)
         where = (f"mean difference {d.mean():+.4f} over {len(d)} paired draws, {abs(d.mean()) / _se(d):.2f} "
                  f"standard errors from 0: the answer is {right!r}, got {got!r}")
-        if got not in VERDICTS:
+        if got not in _VERDICTS:
             _fail("6.6", f"{where}. Answer 'a', 'b' or 'within noise' (a string).")
         if right != "within noise" and i in partner and got in ("a", "b") and got == answers[partner[i]]:
             _fail("6.6", f"{where}. Your verdict gives {got!r} for (a, b) and for (b, a): 'a' means the first "
