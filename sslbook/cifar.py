@@ -155,7 +155,7 @@ class Splits:
     reason: str = ""
 
 
-def coloured_digits(size: int = 32, seed: int = 0) -> Splits:
+def coloured_digits(size: int = 32, seed: int | None = None) -> Splits:
     """A small stand-in for CIFAR-10 that needs no download: scikit-learn's digits,
     upsampled to ``size`` x ``size``, each drawn in a random colour on a random
     background colour (3 channels). Ten classes, 1,257 training and 540 test images.
@@ -165,7 +165,7 @@ def coloured_digits(size: int = 32, seed: int = 0) -> Splits:
     """
     _validate.positive_int("size", size, minimum=8)
     digits = load_digits(seed=seed)
-    g = torch.Generator().manual_seed(seed)
+    g = torch.Generator().manual_seed(config.or_seed(seed))
     grey = torch.nn.functional.interpolate(digits.images, size=(size, size), mode="bilinear", align_corners=False)
     ink, paper = torch.rand(2, len(grey), 3, 1, 1, generator=g)
     images = (grey * ink + (1 - grey) * paper).clamp(0, 1)

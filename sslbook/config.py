@@ -19,6 +19,7 @@ True
 
 from __future__ import annotations
 
+import numbers
 import os
 from pathlib import Path
 
@@ -142,3 +143,19 @@ def seeds(n: int, start: int = 0) -> list[int]:
     if not isinstance(n, int) or isinstance(n, bool) or n < 1 or start < 0 or start + n > SEED_STRIDE:
         raise ValueError(f"n must be an integer >= 1 with start + n <= {SEED_STRIDE}, got n={n!r}, start={start!r}")
     return [seed(k) for k in range(start, start + n)]
+
+
+def or_seed(value: int | None) -> int:
+    """``value`` itself, or the book's seed 0 (:func:`seed`) when ``value`` is None.
+
+    The package's functions take ``seed=None`` by default and resolve it here, so that a chapter
+    that does not pass a seed still follows ``SSLBOOK_SEED``.
+
+    >>> or_seed(7)
+    7
+    """
+    if value is None:
+        return seed(0)
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"seed must be a non-negative integer or None, got {value!r}")
+    return int(value)

@@ -19,7 +19,7 @@ from sklearn.datasets import load_breast_cancer as _sklearn_breast_cancer
 from sklearn.datasets import load_digits as _sklearn_digits
 from sklearn.model_selection import train_test_split
 
-from . import _validate
+from . import _validate, config
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ class ImageDataset:
         return len(self.labels)
 
 
-def stratified_split(labels, test_size: float = 0.3, seed: int = 0):
+def stratified_split(labels, test_size: float = 0.3, seed: int | None = None):
     """Indices of a stratified train/test split: each class keeps its share in both.
 
     >>> tr, te = stratified_split(torch.tensor([0, 0, 1, 1, 0, 1]), test_size=0.5)
@@ -70,16 +70,17 @@ def stratified_split(labels, test_size: float = 0.3, seed: int = 0):
     _validate.in_range("test_size", test_size, 0, 1, low_open=True, high_open=True)
     labels = np.asarray(labels)
     idx = np.arange(len(labels))
-    train, test = train_test_split(idx, test_size=test_size, stratify=labels, random_state=seed)
+    train, test = train_test_split(idx, test_size=test_size, stratify=labels, random_state=config.or_seed(seed))
     return torch.as_tensor(np.sort(train)), torch.as_tensor(np.sort(test))
 
 
-def load_digits(test_size: float = 0.3, seed: int = 0) -> ImageDataset:
+def load_digits(test_size: float = 0.3, seed: int | None = None) -> ImageDataset:
     """scikit-learn's handwritten digits as tensors, with a fixed stratified split.
 
     Returns an :class:`ImageDataset` with ``images`` of shape 1797 x 1 x 8 x 8
     in [0, 1] (the raw 0-16 grey levels divided by 16) and ``labels`` 0-9. The
-    split is the same for the same ``test_size`` and ``seed``: 1,257 training and
+    split is the same for the same ``test_size`` and ``seed`` (None: the book's seed,
+    :func:`sslbook.seed`): 1,257 training and
     540 held-out images by default.
 
     >>> d = load_digits()
@@ -109,7 +110,7 @@ def as_colour_images(images: torch.Tensor, size: int = 32) -> torch.Tensor:
     return resized.clamp(0, 1).repeat(1, 3, 1, 1)
 
 
-def few_labels(labels, per_class: int, seed: int = 0) -> torch.Tensor:
+def few_labels(labels, per_class: int, seed: int | None = None) -> torch.Tensor:
     """Indices of ``per_class`` examples drawn at random from every class.
 
     This is the labelled set of a few-label experiment: everything else is
@@ -120,7 +121,7 @@ def few_labels(labels, per_class: int, seed: int = 0) -> torch.Tensor:
     """
     _validate.positive_int("per_class", per_class)
     labels = torch.as_tensor(labels)
-    g = torch.Generator().manual_seed(seed)
+    g = torch.Generator().manual_seed(config.or_seed(seed))
     chosen = []
     for c in torch.unique(labels).tolist():
         members = torch.nonzero(labels == c).flatten()
@@ -187,7 +188,7 @@ class Corpus:
         return " ".join(self.vocab[i] for i in torch.as_tensor(ids).tolist() if i != self.pad_id)
 
 
-def make_corpus(n_sentences: int = 4000, seed: int = 0) -> Corpus:
+def make_corpus(n_sentences: int = 4000, seed: int | None = None) -> Corpus:
     """Sentences from fixed templates whose slots take words of hidden categories.
 
     Words of one category are used in the same contexts, so a model that predicts
@@ -201,7 +202,7 @@ def make_corpus(n_sentences: int = 4000, seed: int = 0) -> Corpus:
         vocab += words
         category += [name] * len(words)
     index = {w: i for i, w in enumerate(vocab)}
-    rng = random.Random(seed)
+    rng = random.Random(config.or_seed(seed))
     sentences = []
     for _ in range(n_sentences):
         template = rng.choice(CORPUS_TEMPLATES)
@@ -232,7 +233,7 @@ class Shapes:
     colour_names: tuple[str, ...] = tuple(COLOURS)
 
 
-def make_shapes(n: int = 2000, size: int = 16, seed: int = 0) -> Shapes:
+def make_shapes(n: int = 2000, size: int = 16, seed: int | None = None) -> Shapes:
     """``n`` images of a circle, square, triangle or cross in one of four colours,
     with random size and position; shape, colour and position are independent.
 
@@ -242,7 +243,7 @@ def make_shapes(n: int = 2000, size: int = 16, seed: int = 0) -> Shapes:
     """
     _validate.positive_int("n", n)
     _validate.positive_int("size", size, minimum=8)
-    g = torch.Generator().manual_seed(seed)
+    g = torch.Generator().manual_seed(config.or_seed(seed))
     shape = torch.randint(len(SHAPES), (n,), generator=g)
     colour = torch.randint(len(COLOURS), (n,), generator=g)
     radius = (0.22 + 0.12 * torch.rand(n, generator=g)) * size
@@ -278,7 +279,7 @@ class Tabular:
     classes: tuple[str, ...]
 
 
-def load_breast_cancer(test_size: float = 0.3, seed: int = 0) -> Tabular:
+def load_breast_cancer(test_size: float = 0.3, seed: int | None = None) -> Tabular:
     """The Wisconsin diagnostic breast cancer data shipped with scikit-learn (Street et
     al., 1993): 569 patients, 30 measurements of cell nuclei in a fine-needle aspirate,
     diagnosis malignant (0) or benign (1). Fixed stratified split: 398 / 171 by default.

@@ -23,7 +23,7 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from . import _validate
+from . import _validate, config
 from .data import few_labels
 from .losses import positive_index
 
@@ -131,7 +131,7 @@ def knn_accuracy(train_x, train_y, test_x, test_y, *, k: int = 5, metric: str = 
     return float(clf.score(test_x, test_y))
 
 
-def cluster_nmi(x, y, n_clusters: int | None = None, *, seed: int = 0, n_init: int = 10,
+def cluster_nmi(x, y, n_clusters: int | None = None, *, seed: int | None = None, n_init: int = 10,
                 normalize: bool = True) -> float:
     """Normalised mutual information between k-means clusters of ``x`` and labels ``y``.
 
@@ -148,7 +148,7 @@ def cluster_nmi(x, y, n_clusters: int | None = None, *, seed: int = 0, n_init: i
     return float(normalized_mutual_info_score(y, kmeans(x, k, seed=seed, n_init=n_init, normalize=normalize)))
 
 
-def kmeans(x, k: int, *, seed: int = 0, n_init: int = 10, normalize: bool = True) -> np.ndarray:
+def kmeans(x, k: int, *, seed: int | None = None, n_init: int = 10, normalize: bool = True) -> np.ndarray:
     """k-means cluster labels (scikit-learn) of the rows of ``x`` (N x D, or images,
     flattened), L2-normalised first when ``normalize`` is true.
 
@@ -162,11 +162,11 @@ def kmeans(x, k: int, *, seed: int = 0, n_init: int = 10, normalize: bool = True
         raise ValueError(f"k must be at most the number of samples ({len(x)}), got {k}")
     if normalize:
         x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-    return KMeans(n_clusters=k, n_init=n_init, random_state=seed).fit_predict(x)
+    return KMeans(n_clusters=k, n_init=n_init, random_state=config.or_seed(seed)).fit_predict(x)
 
 
 def few_label_scores(train_x, train_y, test_x, test_y, per_class: int = 5, *, repeats: int = 10,
-                     seed: int = 0) -> np.ndarray:
+                     seed: int | None = None) -> np.ndarray:
     """Linear-probe accuracy of each of ``repeats`` random draws of ``per_class`` labelled
     training samples per class. Draw ``r`` uses seed ``seed + r``, so two representations
     of the same samples scored with the same seed see the same labelled samples: their
@@ -175,13 +175,13 @@ def few_label_scores(train_x, train_y, test_x, test_y, per_class: int = 5, *, re
     _validate.positive_int("repeats", repeats)
     scores = []
     for r in range(repeats):
-        idx = few_labels(torch.as_tensor(train_y), per_class, seed=seed + r).numpy()
+        idx = few_labels(torch.as_tensor(train_y), per_class, seed=config.or_seed(seed) + r).numpy()
         scores.append(linear_probe(train_x[idx], train_y[idx], test_x, test_y))
     return np.array(scores)
 
 
 def few_label_probe(train_x, train_y, test_x, test_y, per_class: int = 5, *, repeats: int = 10,
-                    seed: int = 0) -> tuple[float, float]:
+                    seed: int | None = None) -> tuple[float, float]:
     """Linear-probe accuracy with only ``per_class`` labelled training samples per class.
 
     Averaged over ``repeats`` random draws of the labelled set, since one draw
@@ -192,7 +192,7 @@ def few_label_probe(train_x, train_y, test_x, test_y, per_class: int = 5, *, rep
 
 
 def labels_per_class_curve(train_x, train_y, test_x, test_y, counts=(1, 2, 5, 10, 20, 50), *,
-                           repeats: int = 5, seed: int = 0) -> dict[int, tuple[float, float]]:
+                           repeats: int = 5, seed: int | None = None) -> dict[int, tuple[float, float]]:
     """Few-label probe accuracy for every number of labels per class in ``counts``.
 
     Returns ``{per_class: (mean, std)}``; a count at least the size of the
@@ -212,7 +212,7 @@ def labels_per_class_curve(train_x, train_y, test_x, test_y, counts=(1, 2, 5, 10
 
 
 def concept_report(representations: dict, train_y, test_y, *, per_class: int = 5,
-                   repeats: int = 10, k: int = 5, seed: int = 0) -> dict[str, dict[str, float]]:
+                   repeats: int = 10, k: int = 5, seed: int | None = None) -> dict[str, dict[str, float]]:
     """NMI, few-label probe and kNN accuracy for several representations at once.
 
     ``representations`` maps a name to ``(train_features, test_features)``.

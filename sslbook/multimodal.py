@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import _validate, data, losses, models
+from . import _validate, config, data, losses, models
 from .checkpoints import record
 from .train import Pretrained, fit, shuffled_batches
 
@@ -69,7 +69,7 @@ class Pairs:
     captions: tuple[str, ...]
 
 
-def make_pairs(n: int = 2000, size: int = 16, seed: int = 0, held_out=()) -> Pairs:
+def make_pairs(n: int = 2000, size: int = 16, seed: int | None = None, held_out=()) -> Pairs:
     """``n`` captioned shapes, none of whose ``(shape, colour)`` combination is in ``held_out``.
 
     >>> p = make_pairs(50, held_out=[(0, 0)])
@@ -87,7 +87,7 @@ def make_pairs(n: int = 2000, size: int = 16, seed: int = 0, held_out=()) -> Pai
     kept, tries = None, 0
     while kept is None or len(kept[0]) < n:
         tries += 1
-        s = data.make_shapes(2 * n, size=size, seed=seed + 1000 * (tries - 1))
+        s = data.make_shapes(2 * n, size=size, seed=config.or_seed(seed) + 1000 * (tries - 1))
         keep = torch.tensor([(int(a), int(b)) not in held for a, b in zip(s.shape, s.colour)])
         part = (s.images[keep], s.shape[keep], s.colour[keep])
         kept = part if kept is None else tuple(torch.cat([k, p]) for k, p in zip(kept, part))
@@ -172,7 +172,7 @@ def loss_floor(captions, batch_size: int) -> float:
     return float((p * (pmf * torch.log1p(k)).sum(dim=1)).sum())
 
 
-def train_clip(pairs: Pairs, steps: int, batch_size: int = 128, lr: float = 3e-3, seed: int = 0,
+def train_clip(pairs: Pairs, steps: int, batch_size: int = 128, lr: float = 3e-3, seed: int | None = None,
                temperature: float | None = None, views=None, progress: bool = True) -> Pretrained:
     """Train a :class:`ClipModel` on ``pairs`` (AdamW, one-cycle schedule over ``steps``);
     with ``views`` (e.g. :class:`sslbook.augment.RandomViews`) also SimCLR on the images
@@ -188,6 +188,7 @@ def train_clip(pairs: Pairs, steps: int, batch_size: int = 128, lr: float = 3e-3
     if batch_size > len(pairs.images):
         raise ValueError(f"batch_size must be at most the {len(pairs.images)} pairs, got {batch_size}")
     temperature = losses.temperature_of("clip", temperature)
+    seed = config.or_seed(seed)
     torch.manual_seed(seed)
     model = ClipModel()
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)

@@ -10,13 +10,13 @@ from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 
-from . import _validate
+from . import _validate, config
 from ._validate import to_numpy as _np
 
 PROJECTIONS = ("pca", "tsne")
 
 
-def project_2d(x, method: str = "pca", seed: int = 0) -> np.ndarray:
+def project_2d(x, method: str = "pca", seed: int | None = None) -> np.ndarray:
     """Project N x D features to N x 2 with PCA or t-SNE (scikit-learn).
 
     >>> project_2d(np.random.rand(20, 5)).shape
@@ -27,13 +27,13 @@ def project_2d(x, method: str = "pca", seed: int = 0) -> np.ndarray:
     if len(x) < 3:
         raise ValueError(f"x must hold at least 3 samples to project, got {len(x)}")
     if method == "pca":
-        return PCA(n_components=2, random_state=seed).fit_transform(x)
+        return PCA(n_components=2, random_state=config.or_seed(seed)).fit_transform(x)
     perplexity = min(30.0, (len(x) - 1) / 3)
-    return TSNE(n_components=2, init="pca", perplexity=perplexity, random_state=seed).fit_transform(x)
+    return TSNE(n_components=2, init="pca", perplexity=perplexity, random_state=config.or_seed(seed)).fit_transform(x)
 
 
 def embedding_scatter(x, labels, method: str = "pca", ax=None, title: str | None = None,
-                      class_names=None, seed: int = 0, points=None):
+                      class_names=None, seed: int | None = None, points=None):
     """Scatter plot of features projected to 2-D, coloured by class.
 
     ``points`` (N x 2) skips the projection when it is already computed.
@@ -56,7 +56,7 @@ def embedding_scatter(x, labels, method: str = "pca", ax=None, title: str | None
     return ax
 
 
-def compare_embeddings(named: dict, labels, method: str = "pca", class_names=None, seed: int = 0):
+def compare_embeddings(named: dict, labels, method: str = "pca", class_names=None, seed: int | None = None):
     """Side-by-side :func:`embedding_scatter` for ``{title: features}``; returns the figure."""
     if not named:
         raise ValueError("named must map at least one title to features")

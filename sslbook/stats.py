@@ -38,7 +38,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy import stats as _st
 
-from . import _validate
+from . import _validate, config
 
 VERDICTS = ("a", "b", "within noise")
 LEVEL = 0.95
@@ -188,7 +188,7 @@ def unpaired(a, b, level: float = LEVEL, margin: float = 0.0) -> Comparison:
 
 
 def bootstrap(a, b=None, *, is_paired: bool = True, level: float = LEVEL, margin: float = 0.0,
-              resamples: int = 10_000, seed: int = 0) -> Comparison:
+              resamples: int = 10_000, seed: int | None = None) -> Comparison:
     """A percentile bootstrap interval of ``mean(a) - mean(b)`` (or of ``mean(a)`` when ``b`` is None,
     against 0): paired resamples runs together, unpaired resamples each sample on its own.
     Use it when the t interval's normal assumption is doubtful and there are enough runs (10 or more).
@@ -204,7 +204,7 @@ def bootstrap(a, b=None, *, is_paired: bool = True, level: float = LEVEL, margin
     y = np.zeros_like(x) if b is None else _sample("b", b)
     if is_paired and x.shape != y.shape:
         raise ValueError(f"a and b must be paired runs of the same length, got {len(x)} and {len(y)}")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(config.or_seed(seed))
     if is_paired:
         d = x - y
         means = d[rng.integers(0, len(d), (resamples, len(d)))].mean(axis=1)

@@ -83,7 +83,7 @@ class ClusterExplorer(_Panel):
     True
     """
 
-    def __init__(self, features: dict, labels, class_names=None, max_k: int = 20, seed: int = 0):
+    def __init__(self, features: dict, labels, class_names=None, max_k: int = 20, seed: int | None = None):
         if not isinstance(features, dict) or not features:
             raise ValueError("features must be a non-empty dict mapping a name to N x D features")
         self.labels = _np(labels)

@@ -118,3 +118,27 @@ def test_bad_seed_number(k):
     import sslbook
     with pytest.raises(ValueError, match="seed number k must be"):
         sslbook.seed(k)
+
+
+def test_or_seed_resolves_none_through_the_knob(monkeypatch):
+    assert config.or_seed(7) == 7 and config.or_seed(np.int64(3)) == 3
+    monkeypatch.setenv("SSLBOOK_SEED", "2")
+    assert config.or_seed(None) == 2000
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, "0", True])
+def test_or_seed_rejects_what_is_not_a_seed(bad):
+    with pytest.raises(ValueError, match="seed must be a non-negative integer or None"):
+        config.or_seed(bad)
+
+
+def test_package_defaults_follow_the_seed_knob(monkeypatch):
+    """A chapter that passes no seed still re-draws under SSLBOOK_SEED (a label draw, a split)."""
+    from sslbook import data
+    labels = torch.arange(10).repeat(20)
+    before = (data.few_labels(labels, 2), data.load_digits().test_idx)
+    monkeypatch.setenv("SSLBOOK_SEED", "1")
+    after = (data.few_labels(labels, 2), data.load_digits().test_idx)
+    assert torch.equal(data.few_labels(labels, 2, seed=1000), after[0])
+    assert not torch.equal(before[0], after[0])
+    assert not np.array_equal(np.asarray(before[1]), np.asarray(after[1]))
