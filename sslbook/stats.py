@@ -94,10 +94,13 @@ class Estimate:
 
 @dataclass(frozen=True)
 class Comparison:
-    """``a - b``: the mean difference, its interval, a two-sided p-value and the verdict.
+    """``a - b``: the mean difference, its interval, a p-value and the verdict.
 
     ``verdict`` is ``"a"`` (a is higher), ``"b"`` or ``"within noise"``; ``method`` says which
-    interval was used ("paired t", "Welch t", "paired bootstrap", "bootstrap").
+    interval was used ("paired t", "Welch t", "paired bootstrap", "bootstrap"). ``p`` is two-sided,
+    against ``margin`` (against 0 when there is no margin), so that :func:`holm` decides the same
+    question the verdict does. After :func:`holm`, ``family`` is the number of comparisons decided
+    together and ``unadjusted`` the verdict this comparison had on its own.
     """
 
     diff: float
@@ -110,15 +113,40 @@ class Comparison:
     verdict: str
     level: float = LEVEL
     margin: float = 0.0
+    family: int = 1
+    unadjusted: str | None = None
 
     def __str__(self) -> str:
         return f"{self.diff:+.3f} [{self.low:+.3f}, {self.high:+.3f}]"
 
+    @property
+    def words(self) -> str:
+        """The verdict in words: ``"above zero"``, ``"below zero"`` (or the margin), ``"within noise"``."""
+        edge = "zero" if self.margin == 0 else f"the margin of {self.margin:g}"
+        return {"a": f"above {edge}", "b": f"below {'zero' if self.margin == 0 else 'minus ' + edge}",
+                "within noise": "within noise"}[self.verdict]
+
     def describe(self, digits: int = 3, unit: str = "runs") -> str:
-        """``+0.048 (95% CI +0.031 to +0.065, paired t over 5 runs): a``; ``unit`` names what ``n``
-        counts (``"label draws"``, ``"test images"``, ``"seeds"``...)."""
+        """``+0.048 (95% CI +0.031 to +0.065, paired t over 5 runs): above zero``; ``unit`` names what
+        ``n`` counts (``"label draws"``, ``"test images"``, ``"seeds"``...). After :func:`holm` it names
+        the family, and an interval that clears zero on its own but is not confirmed by Holm says so."""
+        rule = ""
+        if self.family > 1:
+            rule = f"; Holm over {self.family} comparisons"
+            if self.unadjusted not in (None, self.verdict):
+                rule = f"; unadjusted, not confirmed by Holm over {self.family} comparisons"
         return (f"{self.diff:+.{digits}f} ({self.level:.0%} CI {self.low:+.{digits}f} to {self.high:+.{digits}f}, "
-                f"{self.method} over {self.n:,} {unit}): {self.verdict}")
+                f"{self.method} over {self.n:,} {unit}{rule}): {self.words}")
+
+
+def _p_against(mean: float, se: float, margin: float, df: float) -> float:
+    """Two-sided t p-value of ``|mean| > margin`` (of ``mean != 0`` without a margin)."""
+    excess = abs(mean) - margin
+    if se == 0:
+        return 0.0 if excess > 0 else 1.0
+    if excess <= 0:
+        return 1.0
+    return float(min(1.0, 2 * _st.t.sf(excess / se, df)))
 
 
 def t_interval(values, level: float = LEVEL) -> Estimate:
@@ -156,10 +184,7 @@ def paired(a, b, level: float = LEVEL, margin: float = 0.0) -> Comparison:
     se = d.std(ddof=1) / math.sqrt(n)
     half = _st.t.ppf((1 + level) / 2, n - 1) * se
     mean = float(d.mean())
-    if se > 0:
-        p = float(2 * _st.t.sf(abs(mean) / se, n - 1))
-    else:  # every run differs by the same amount
-        p = 1.0 if mean == 0 else 0.0
+    p = _p_against(mean, se, margin, n - 1)   # se = 0: every run differs by the same amount
     return Comparison(mean, mean - half, mean + half, p, float(n - 1), n, "paired t",
                       _decide(mean - half, mean + half, margin), level, margin)
 
@@ -180,9 +205,9 @@ def unpaired(a, b, level: float = LEVEL, margin: float = 0.0) -> Comparison:
     if se > 0:
         df = (va + vb) ** 2 / (va ** 2 / (len(x) - 1) + vb ** 2 / (len(y) - 1))
         half = _st.t.ppf((1 + level) / 2, df) * se
-        p = float(2 * _st.t.sf(abs(mean) / se, df))
     else:
-        df, half, p = float(len(x) + len(y) - 2), 0.0, (1.0 if mean == 0 else 0.0)
+        df, half = float(len(x) + len(y) - 2), 0.0
+    p = _p_against(mean, se, margin, df)
     return Comparison(mean, mean - half, mean + half, p, float(df), len(x) + len(y), "Welch t",
                       _decide(mean - half, mean + half, margin), level, margin)
 
@@ -192,7 +217,7 @@ def bootstrap(a, b=None, *, is_paired: bool = True, level: float = LEVEL, margin
     """A percentile bootstrap interval of ``mean(a) - mean(b)`` (or of ``mean(a)`` when ``b`` is None,
     against 0): paired resamples runs together, unpaired resamples each sample on its own.
     Use it when the t interval's normal assumption is doubtful and there are enough runs (10 or more).
-    ``p`` is the share of resampled differences on the far side of 0, doubled (at most 1).
+    ``p`` is the share of resampled differences on the far side of 0 (of the margin), doubled (at most 1).
 
     >>> bootstrap([0.8, 0.82, 0.81, 0.79, 0.83], [0.7, 0.72, 0.71, 0.69, 0.7]).verdict
     'a'
@@ -214,7 +239,8 @@ def bootstrap(a, b=None, *, is_paired: bool = True, level: float = LEVEL, margin
                  - y[rng.integers(0, len(y), (resamples, len(y)))].mean(axis=1))
         mean, method, n = float(x.mean() - y.mean()), "bootstrap", len(x) + len(y)
     low, high = (float(v) for v in np.quantile(means, [(1 - level) / 2, (1 + level) / 2]))
-    p = float(min(1.0, 2 * min((means <= 0).mean(), (means >= 0).mean())))
+    side = means - margin if mean >= 0 else -(means + margin)   # how far each resample clears the margin
+    p = float(min(1.0, 2 * (side <= 0).mean()))
     return Comparison(mean, low, high, p, float("nan"), n, method, _decide(low, high, margin), level, margin)
 
 
@@ -223,8 +249,11 @@ def holm(comparisons: dict, level: float = LEVEL) -> dict:
 
     Sort the p-values; the ``k``-th smallest (from 0) is a claim only if it and every smaller one
     lie below ``(1 - level) / (m - k)``. The chance of one or more false claims on the page is then
-    at most ``1 - level``. A comparison that Holm does not confirm becomes ``"within noise"``; the
-    intervals are left as they were (each is a single-comparison interval). Returns a new dict.
+    at most ``1 - level`` (for this family: say on the page which comparisons form it). The p-values are
+    taken against each comparison's ``margin``. A comparison that Holm does not confirm becomes
+    ``"within noise"``; the intervals are left as they were (each is a single-comparison interval,
+    and :meth:`Comparison.describe` says "unadjusted, not confirmed by Holm" when it clears zero on
+    its own). Returns a new dict.
 
     >>> cs = {"x": paired([1.0, 1.1, 0.9], [0.0, 0.1, -0.1]), "y": paired([0.1, 0.3, 0.0], [0.0, 0.1, 0.1])}
     >>> {k: c.verdict for k, c in holm(cs).items()}
@@ -240,7 +269,7 @@ def holm(comparisons: dict, level: float = LEVEL) -> dict:
     for k, key in enumerate(order):
         c = comparisons[key]
         stopped = stopped or c.p >= alpha / (m - k)
-        out[key] = replace(c, verdict="within noise") if stopped else c
+        out[key] = replace(c, verdict="within noise" if stopped else c.verdict, family=m, unadjusted=c.verdict)
     return {key: out[key] for key in comparisons}
 
 

@@ -143,6 +143,34 @@ def test_bad_input(call, match):
 
 def test_describe_names_what_was_counted():
     c = stats.paired([0.8, 0.81, 0.82], [0.7, 0.7, 0.71])
-    assert c.describe().endswith("paired t over 3 runs): a")
+    assert c.describe().endswith("paired t over 3 runs): above zero")
+    assert stats.paired([0.7, 0.7, 0.71], [0.8, 0.81, 0.82], margin=0.02).words == "below minus the margin of 0.02"
     assert "over 3 label draws" in c.describe(unit="label draws")
     assert stats.accuracy_interval(0.9, 1500).describe(unit="test images").endswith("1,500 test images)")
+
+
+def test_holm_says_which_family_and_what_it_did_not_confirm():
+    out = stats.holm({key: stats.Comparison(0.1, 0.01, 0.19, p, 3.0, 4, "paired t", "a")
+                      for key, p in (("x", 0.001), ("y", 0.03), ("z", 0.04))})
+    assert out["x"].describe().endswith("Holm over 3 comparisons): above zero")
+    assert out["y"].verdict == "within noise" and out["y"].unadjusted == "a"
+    assert "unadjusted, not confirmed by Holm over 3 comparisons): within noise" in out["z"].describe()
+
+
+def test_p_is_taken_against_the_margin():
+    """Holm must decide the question the verdict asks: with a margin, the p-value is that of |diff| > margin."""
+    a, b = [0.80, 0.82, 0.81, 0.83], [0.70, 0.71, 0.70, 0.72]
+    plain, with_margin = stats.paired(a, b), stats.paired(a, b, margin=0.09)
+    d = np.subtract(a, b)
+    se = d.std(ddof=1) / np.sqrt(len(d))
+    assert with_margin.p == pytest.approx(2 * st.t.sf((d.mean() - 0.09) / se, len(d) - 1))
+    assert with_margin.p > plain.p
+    assert stats.paired(a, b, margin=0.2).p == 1.0   # the difference does not even reach the margin
+    # the t p-value and the interval agree: p < 0.05 exactly when the interval clears the margin
+    for m in (0.0, 0.05, 0.09, 0.1):
+        c = stats.paired(a, b, margin=m)
+        assert (c.p < 0.05) == (c.verdict == "a")
+    w = stats.unpaired(a, b, margin=0.05)
+    assert (w.p < 0.05) == (w.verdict == "a")
+    boot = stats.bootstrap(a * 3, b * 3, margin=0.15, resamples=2000)
+    assert boot.p == 1.0 and boot.verdict == "within noise"
