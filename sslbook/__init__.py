@@ -18,6 +18,7 @@ import random
 import numpy as np
 import torch
 
+from . import distributed as _distributed
 from .config import BUDGETS, budget, by_budget, seed, seed_offset, seeds, show_progress
 
 __version__ = "0.1.0"
@@ -39,8 +40,13 @@ def seed_everything(k: int = 0) -> None:
 
 
 def device() -> torch.device:
-    """The fastest device here: CUDA when present, else the CPU."""
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    """The device to compute on: CUDA when present, else the CPU; under ``torchrun``, this
+    process's own GPU, ``cuda:LOCAL_RANK`` (see :func:`sslbook.distributed.device`, its owner).
+
+    >>> device().type in ("cpu", "cuda")
+    True
+    """
+    return _distributed.device()
 
 
 def glue(name: str, value, display: bool = False) -> None:

@@ -11,16 +11,31 @@ loss than the one it computes.
 With one process, or without an initialised process group, everything here is the identity.
 :func:`check_gather` starts a few CPU processes and checks a gathered loss against one process
 on the whole batch (chapter 7, section 7.4).
+
+This module is also the one reader of ``torchrun``'s variables (``WORLD_SIZE``, ``RANK``,
+``LOCAL_RANK``: :func:`launch`) and the one owner of "which device is mine" (:func:`device`:
+GPU number ``LOCAL_RANK`` of this machine under ``torchrun``). :func:`start` opens the process
+group (NCCL on GPUs, gloo on CPUs) after ``torch.cuda.set_device(LOCAL_RANK)``, and :func:`wrap`
+wraps a model in ``DistributedDataParallel`` with ``device_ids=[LOCAL_RANK]`` on a GPU::
+
+    started = distributed.start()                 # under torchrun; False (nothing to do) otherwise
+    model = distributed.wrap(model.to(distributed.device()))
+    ...
+    if started:
+        distributed.stop()
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from collections.abc import Callable
+from typing import NamedTuple
 
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+from torch import nn
 
 
 def is_distributed() -> bool:
@@ -36,6 +51,157 @@ def world_size() -> int:
 def rank() -> int:
     """This process's rank (0 without a process group)."""
     return dist.get_rank() if is_distributed() else 0
+
+
+class Launch(NamedTuple):
+    """What ``torchrun`` told this process: its global ``rank``, its ``local_rank`` on this
+    machine and the ``world_size`` (the number of processes on every machine)."""
+
+    rank: int
+    local_rank: int
+    world_size: int
+
+
+def _env_int(name: str, default: int, minimum: int) -> int:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        number = None
+    if number is None or number < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum} (torchrun sets it), got {value!r}")
+    return number
+
+
+def launch() -> Launch:
+    """This process's place under ``torchrun``, read from ``WORLD_SIZE``, ``RANK`` and
+    ``LOCAL_RANK`` (rank 0 of 1 where they are not set). The only reader of these variables.
+
+    A variable that is not a non-negative integer, a ``RANK`` or ``LOCAL_RANK`` not below
+    ``WORLD_SIZE``, raises ``ValueError`` naming the variable.
+
+    >>> launch()                                  # a plain process
+    Launch(rank=0, local_rank=0, world_size=1)
+    """
+    world = _env_int("WORLD_SIZE", 1, 1)
+    rank_, local = _env_int("RANK", 0, 0), _env_int("LOCAL_RANK", 0, 0)
+    if rank_ >= world:
+        raise ValueError(f"RANK must be below WORLD_SIZE ({world}), got {rank_}")
+    if local >= world:
+        raise ValueError(f"LOCAL_RANK must be below WORLD_SIZE ({world}), got {local}")
+    return Launch(rank_, local, world)
+
+
+def launched() -> bool:
+    """Whether this process is one of several started by ``torchrun`` (``WORLD_SIZE`` > 1)."""
+    return launch().world_size > 1
+
+
+def local_rank() -> int:
+    """This process's number on its machine (``LOCAL_RANK``; 0 without ``torchrun``)."""
+    return launch().local_rank
+
+
+def device() -> torch.device:
+    """The device this process should use: under ``torchrun`` with CUDA, GPU ``LOCAL_RANK``
+    (``cuda:LOCAL_RANK``); one process with CUDA, ``cuda``; without CUDA, the CPU.
+
+    Every process of ``torchrun`` on a machine with N GPUs gets its own GPU; a process that put
+    its model on a bare ``cuda`` would use GPU 0, as would all the others. ``LOCAL_RANK`` beyond
+    the GPUs present raises ``ValueError``.
+
+    >>> device().type in ("cpu", "cuda")
+    True
+    """
+    env = launch()
+    if not torch.cuda.is_available():
+        return torch.device("cpu")
+    if "LOCAL_RANK" not in os.environ:
+        return torch.device("cuda")
+    count = torch.cuda.device_count()
+    if env.local_rank >= count:
+        raise ValueError(f"LOCAL_RANK must be below the number of GPUs here ({count}), got {env.local_rank}: "
+                         f"start at most {count} processes per machine (torchrun --nproc_per_node={count})")
+    return torch.device("cuda", env.local_rank)
+
+
+def start(backend: str | None = None, init_method: str | None = None) -> bool:
+    """Open the process group of a ``torchrun`` launch; returns whether it opened one.
+
+    Does nothing (returns False) for a single process or when a group is already open. Otherwise
+    it first makes GPU ``LOCAL_RANK`` this process's current device (``torch.cuda.set_device``,
+    which NCCL needs) and then joins the group: ``backend`` by default ``"nccl"`` with CUDA,
+    ``"gloo"`` without; ``init_method`` by default torchrun's ``env://``. Close it with :func:`stop`.
+
+    >>> start()                                   # a plain process: nothing to open
+    False
+    """
+    env = launch()
+    if env.world_size == 1 or (dist.is_available() and dist.is_initialized()):
+        return False
+    if backend is not None and backend not in ("nccl", "gloo"):
+        raise ValueError(f"backend must be 'nccl' or 'gloo', got {backend!r}")
+    if not dist.is_available():
+        raise RuntimeError("this PyTorch build has no torch.distributed: run a single process")
+    mine = device()
+    if mine.type == "cuda":
+        torch.cuda.set_device(mine)
+    backend = backend or ("nccl" if mine.type == "cuda" else "gloo")
+    dist.init_process_group(backend, init_method=init_method, rank=env.rank, world_size=env.world_size)
+    return True
+
+
+def stop() -> None:
+    """Close the process group (what :func:`start` opened); nothing without one."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+@contextlib.contextmanager
+def rank_zero_first():
+    """A block that rank 0 runs first and the other processes after it (a barrier between):
+    rank 0 downloads, decodes or caches, the others then read its files. Without a process group
+    it just runs the block.
+
+    >>> with rank_zero_first():
+    ...     pass
+    """
+    several = is_distributed()
+    if several and dist.get_rank() != 0:
+        dist.barrier()
+    try:
+        yield
+    finally:
+        if several and dist.get_rank() == 0:
+            dist.barrier()
+
+
+def wrap(model: nn.Module) -> nn.Module:
+    """``model`` in ``DistributedDataParallel`` when several processes run, else ``model`` itself.
+
+    DDP averages the gradients over the processes in the backward pass, so every process applies
+    the same update and the copies stay equal. On a GPU it gets ``device_ids=[LOCAL_RANK]`` (the
+    model must already be on :func:`device`); on the CPU no ``device_ids``.
+
+    >>> net = torch.nn.Linear(2, 2)
+    >>> wrap(net) is net                          # one process: unchanged
+    True
+    """
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if not is_distributed():
+        return model
+    mine = device()
+    if mine.type != "cuda":
+        return nn.parallel.DistributedDataParallel(model)
+    if mine.index is None:                        # a group opened without torchrun: the current GPU
+        mine = torch.device("cuda", torch.cuda.current_device())
+    where = {p.device for p in model.parameters()}
+    if where != {mine}:
+        raise ValueError(f"model must be on this process's device {mine} before wrap, got {sorted(map(str, where))}")
+    return nn.parallel.DistributedDataParallel(model, device_ids=[mine.index], output_device=mine.index)
 
 
 class _GatherWithGrad(torch.autograd.Function):

@@ -7,8 +7,8 @@ One recipe per budget (:data:`RECIPES`): ``quick`` is a small CNN sized for a
 is the recipe of the digits chapters. Chapters pass whole :class:`Recipe`
 objects, never their fields one by one::
 
-    python -m sslbook.recipes --out chapters/checkpoints            # the shipped, quick ones
-    SSLBOOK_BUDGET=full python -m sslbook.recipes --out ~/ckpt     # ResNet-18, on a GPU
+    python -m sslbook.recipes --out sslbook/weights     # the shipped, quick ones (checkpoints.shipped())
+    SSLBOOK_BUDGET=full python -m sslbook.recipes --out ~/ckpt   # ResNet-18, on a GPU
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import copy
 import dataclasses
-import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +25,6 @@ import torch
 from torch import nn
 
 from . import _validate, augment, cifar, config, data, distributed, domains, losses, models, precision, seed_everything, text
-from . import device as best_device
 from .checkpoints import record, save_checkpoint
 from .train import Pretrained, fit, moco_step, shuffled_batches, simclr_step, supervised_step
 
@@ -122,18 +120,24 @@ def checkpoint_name(kind: str, arch: str) -> str:
 
 def pretrain(encoder: nn.Module | str | Callable[[], nn.Module], images: torch.Tensor, method: str = "simclr",
              recipe: Recipe | None = None, *, views=None, steps: int | None = None,
-             seconds: float | None = None, seed: int = 0, progress: bool = True,
+             seconds: float | None = None, seed: int | None = None, progress: bool = True,
              track: Callable[[nn.Module], dict] | None = None, track_every: int | None = None) -> Pretrained:
     """Pre-train ``encoder`` in place on unlabelled ``images`` (N x C x H x W in [0, 1])
     with SimCLR or MoCo, following ``recipe`` (by default :func:`recipe`).
 
     ``encoder`` is a module, or an architecture name (:data:`sslbook.models.ARCHS`) or a
-    function returning a module, built after seeding (so ``seed`` fixes its initial weights). A projection head (features -> ``recipe.out_dim``) sits on
-    top during training. AdamW with a one-cycle learning rate over ``steps`` steps
-    (by default the recipe's for ``method``); ``seconds`` stops earlier, and
-    ``seconds`` without ``steps`` trains for that long at a constant rate.
+    function returning a module, built after seeding (so ``seed`` fixes its initial weights).
+    ``seed`` (by default the book's seed ``sslbook.seed(0)``, which ``SSLBOOK_SEED`` shifts) also
+    fixes the projection head, the order of the images and the views. A projection head
+    (features -> ``recipe.out_dim``) sits on top during training. AdamW with a one-cycle
+    learning rate over ``steps`` steps (by default the recipe's for ``method``); ``seconds``
+    stops earlier, and ``seconds`` without ``steps`` trains for that long at a constant rate.
     ``views`` default to the recipe's. MoCo's key encoder is a momentum copy. The network runs
     in the recipe's precision (``meta["precision"]`` says which was used).
+
+    Under ``torchrun`` (see :mod:`sslbook.distributed`) each process trains on its own device
+    (``cuda:LOCAL_RANK`` on GPUs) with its share of every batch, wrapped in
+    ``DistributedDataParallel`` so that the copies stay equal; the loss gathers every process's views.
 
     ``track(encoder)``, if given, measures the encoder (in evaluation mode, float32) before training,
     every ``track_every`` steps and at the end, returning a dict of numbers (e.g.
@@ -157,8 +161,9 @@ def pretrain(encoder: nn.Module | str | Callable[[], nn.Module], images: torch.T
         raise ValueError(f"track must be a function of the encoder, got {type(track).__name__}")
     if track_every is not None:
         _validate.positive_int("track_every", track_every)
+    seed = config.seed(0) if seed is None else seed
     temperature = recipe.temperature_for(method)
-    dev = best_device()
+    dev = distributed.device()
     mode = precision.resolve(recipe.precision, dev)
     fast = {"precision": mode, "channels_last": recipe.channels_last}
     torch.manual_seed(seed)
@@ -178,8 +183,7 @@ def pretrain(encoder: nn.Module | str | Callable[[], nn.Module], images: torch.T
     if views is None:
         views = VIEWS[recipe.views](**({} if recipe.crop_scale is None else {"crop_scale": recipe.crop_scale}))
     trained = model
-    if world > 1:
-        model = nn.parallel.DistributedDataParallel(model)
+    model = distributed.wrap(model)                           # DDP under torchrun: gradients averaged
     optimizer = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
     scheduler = None
     if steps is not None:
@@ -244,16 +248,25 @@ def knn_tracker(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tens
 
 def train_supervised(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
                      recipe: Recipe | None = None, *, steps: int, seconds: float | None = None,
-                     seed: int = 0, progress: bool = True) -> dict:
+                     seed: int | None = None, progress: bool = True) -> dict:
     """Train a classifier (see :func:`sslbook.models.classifier`) in place with
     cross-entropy: the article's supervised program (Adam at ``recipe.supervised_lr``,
-    random resized crop and flip) at the images' native size, batches of
-    ``recipe.batch_size``. Returns the record for a checkpoint.
+    random resized crop and flip) at the images' native size (N x C x H x W in [0, 1], labels N),
+    batches of ``recipe.batch_size``. ``seed`` (by default the book's seed ``sslbook.seed(0)``,
+    which ``SSLBOOK_SEED`` shifts) fixes the order of the images and the crops. Returns the record
+    for a checkpoint. No ``DistributedDataParallel`` here: under ``torchrun`` each process trains its own copy
+    on its own device (:func:`sslbook.distributed.device`), and :func:`main` saves rank 0's.
+
+    >>> net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 2))
+    >>> train_supervised(net, torch.rand(16, 1, 8, 8), torch.arange(16) % 2, DIGITS.replace(batch_size=8),
+    ...                  steps=2, progress=False)["steps"]
+    2
     """
     recipe = _current() if recipe is None else recipe
     _validate.tensor("images", images, ndim=4, floating=True)
     _validate.positive_int("steps", steps)
-    dev = best_device()
+    seed = config.seed(0) if seed is None else seed
+    dev = distributed.device()
     torch.manual_seed(seed)
     model.to(dev)
     if recipe.channels_last:
@@ -275,7 +288,7 @@ def train_supervised(model: nn.Module, images: torch.Tensor, labels: torch.Tenso
 def main(argv=None) -> int:
     """Train the checkpoints of the current budget and write them to ``--out``."""
     parser = argparse.ArgumentParser(prog="python -m sslbook.recipes", description=main.__doc__)
-    parser.add_argument("--out", required=True, help="folder for the .pt files")
+    parser.add_argument("--out", required=True, help="folder for the .pt files (the chapters read sslbook/weights)")
     parser.add_argument("--only", nargs="*", default=None,
                         help="kinds to train, e.g. simclr moco supervised-10 (default: all of the recipe)")
     parser.add_argument("--root", default=None, help="CIFAR-10 image-folder tree or .tar.gz (else $SSLBOOK_CIFAR10)")
@@ -285,9 +298,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.steps is not None and args.steps < 1:
         parser.error(f"--steps must be a positive number of steps, got {args.steps}")
-    # Under torchrun (WORLD_SIZE > 1): one process per rank, gloo on CPUs, NCCL on GPUs.
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.distributed.is_initialized():
-        torch.distributed.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    started = distributed.start()   # under torchrun: each rank on its own GPU (LOCAL_RANK); NCCL, or gloo on CPUs
     rec, budget = recipe(), config.budget()
     words = sys.argv[1:] if argv is None else argv
     command = f"SSLBOOK_BUDGET={budget} python -m sslbook.recipes {' '.join(words)}"
@@ -295,15 +306,15 @@ def main(argv=None) -> int:
     unknown = set(args.only or []) - set(kinds) - {"mlm"}
     if unknown:
         parser.error(f"--only: unknown kind(s) {sorted(unknown)}; this budget has {kinds} and mlm")
-    seed_everything(0)
+    seed_everything(0)  # SSLBOOK_SEED shifts it, and with it every run's seed below (pretrain's default)
     out = Path(args.out)
     chosen = kinds if args.only is None else [k for k in [*kinds, "mlm"] if k in args.only]
     if any(k != "mlm" for k in chosen):
-        x, y = cifar.cifar10("train", root=args.root)
+        with distributed.rank_zero_first():              # rank 0 decodes and caches, the others read its cache
+            x, y = cifar.cifar10("train", root=args.root)
+            test_x, test_y = cifar.cifar10("test", root=args.root) if args.track else (None, None)
         x = x.float() / 255
-        # The learning curve: kNN (k = 20) from 1,000 labelled images per class, on the test split.
-        if args.track:
-            test_x, test_y = cifar.cifar10("test", root=args.root)
+        if args.track:  # the learning curve: kNN (k = 20), 1,000 labels per class (seed 0: the shipped draw)
             known = data.few_labels(y, min(1000, int(torch.bincount(y).min())), seed=0)
             track = knn_tracker(x[known], y[known], test_x.float() / 255, test_y, k=min(20, len(known)))
     for kind in chosen:
@@ -319,7 +330,7 @@ def main(argv=None) -> int:
             meta["processes"] = distributed.world_size()
         else:
             per_class = int(kind.split("-")[1])
-            idx = data.few_labels(y, per_class, seed=0)
+            idx = data.few_labels(y, per_class, seed=0)  # seed=0: the draw the shipped checkpoints used
             model = models.classifier(rec.arch)
             meta = train_supervised(model, x[idx], y[idx], rec, steps=rec.supervised_steps[per_class])
             meta["labels_per_class"] = per_class
@@ -330,8 +341,8 @@ def main(argv=None) -> int:
             save_checkpoint(path, model, **meta)
             print(f"{path}: {meta['steps']} steps, {meta['epochs']} epochs, {meta['seconds']:.0f} s, "
                   f"final loss {meta['loss'][-1]:.3f}", flush=True)
-    if torch.distributed.is_initialized():
-        torch.distributed.destroy_process_group()
+    if started:
+        distributed.stop()
     return 0
 
 

@@ -104,11 +104,13 @@ def test_without_a_process_group_gather_is_the_identity_and_the_loss_unchanged()
         distributed.gather(3.0)
 
 
-def pretrain_worker(rank, init, out):
+def pretrain_worker(rank, init, out, wrap=True):
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=init, rank=rank, world_size=WORLD)
     try:
         from sslbook import recipes
+        if not wrap:                                         # the bug to catch: no DDP, no averaged gradients
+            distributed.wrap = lambda model: model
         images = torch.rand(64, 1, 8, 8, generator=torch.Generator().manual_seed(0))
         run = recipes.pretrain("digits", images, recipe=recipes.DIGITS.replace(batch_size=32), steps=3, progress=False)
         torch.save({"state": run.model.state_dict(), "loss": run.history.loss, "meta": run.meta}, f"{out}.{rank}")
@@ -126,6 +128,26 @@ def test_pretrain_on_two_processes_keeps_one_model(tmp_path):
         if "running_" not in k and "num_batches" not in k:   # (BatchNorm's statistics stay per process)
             torch.testing.assert_close(runs[1]["state"][k], v)
     assert runs[0]["loss"] != runs[1]["loss"]                # each process drew its own share and its own views
+
+
+@pytest.mark.skipif(not dist.is_available(), reason="torch.distributed is not available")
+def test_without_ddp_the_two_copies_drift_apart(tmp_path):
+    """The control for the test above: were pretrain not to wrap the model in DDP, each process would
+    train its own copy on its own shard, and the encoders would differ after a step."""
+    out = tmp_path / "run"
+    mp.spawn(pretrain_worker, args=(f"file://{tmp_path / 'rendezvous'}", str(out), False), nprocs=WORLD, join=True)
+    states = [torch.load(f"{out}.{r}", weights_only=False)["state"] for r in range(WORLD)]
+    assert any(not torch.allclose(states[0][k], states[1][k]) for k in states[0] if "weight" in k)
+
+
+def test_only_sslbook_distributed_reads_torchruns_variables():
+    import re
+    from pathlib import Path
+
+    package = Path(distributed.__file__).parent
+    readers = [p.name for p in package.rglob("*.py")
+               if re.search(r"[\"'](WORLD_SIZE|LOCAL_RANK|RANK)[\"']", p.read_text())]   # the names, quoted
+    assert readers == ["distributed.py"]
 
 
 def test_torchrun_trains_simclr_on_two_processes_and_writes_one_checkpoint(tmp_path):
@@ -238,3 +260,141 @@ def test_syncbatchnorm_refuses_cpu_tensors_as_chapter_7_says(tmp_path):
             bn.train()(torch.randn(4, 3, 2, 2))
     finally:
         dist.destroy_process_group()
+
+
+# ---- torchrun's variables and "which device is mine" (sslbook.distributed.launch, device, start, wrap)
+
+class _Recorder:
+    """Stands in for DistributedDataParallel: records how it was called."""
+
+    def __init__(self, module, **kwargs):
+        self.module, self.kwargs = module, kwargs
+
+
+class _OnGPU(torch.nn.Module):
+    """A module whose parameters claim to sit on one GPU (CUDA is mocked: no real GPU tensors)."""
+
+    def __init__(self, index):
+        super().__init__()
+        self.index = index
+
+    def parameters(self, recurse=True):
+        from types import SimpleNamespace
+        yield SimpleNamespace(device=torch.device("cuda", self.index))
+
+
+def mocked_cuda_worker(rank, init, out):
+    """One process of a 2-process torchrun launch on a machine whose CUDA is mocked as 2 GPUs:
+    the process group itself is gloo on the CPU."""
+    from unittest import mock
+    torch.set_num_threads(1)
+    calls = []
+    env = {"WORLD_SIZE": str(WORLD), "RANK": str(rank), "LOCAL_RANK": str(rank)}
+    with mock.patch.dict(os.environ, env), \
+            mock.patch.object(torch.cuda, "is_available", lambda: True), \
+            mock.patch.object(torch.cuda, "device_count", lambda: 2), \
+            mock.patch.object(torch.cuda, "set_device", lambda d: calls.append(str(d))), \
+            mock.patch.object(torch.nn.parallel, "DistributedDataParallel", _Recorder):
+        import sslbook
+        opened = distributed.start(backend="gloo", init_method=init)
+        try:
+            ranks = [torch.zeros(1) for _ in range(WORLD)]
+            dist.all_gather(ranks, torch.tensor([float(rank)]))     # the group really works
+            wrapped = distributed.wrap(_OnGPU(rank))
+            try:
+                distributed.wrap(_OnGPU(1 - rank))                  # a model on another process's GPU
+                misplaced = ""
+            except ValueError as error:
+                misplaced = str(error)
+            result = {"opened": opened, "device": str(sslbook.device()), "set_device": calls,
+                      "launch": tuple(distributed.launch()), "gathered": [int(r) for r in ranks],
+                      "device_ids": wrapped.kwargs.get("device_ids"), "misplaced": misplaced,
+                      "second_start": distributed.start(backend="gloo", init_method=init)}
+        finally:
+            distributed.stop()
+    torch.save(result, f"{out}.{rank}")
+
+
+@pytest.mark.skipif(not dist.is_available(), reason="torch.distributed is not available")
+def test_under_torchrun_each_process_takes_the_gpu_of_its_local_rank(tmp_path):
+    out = tmp_path / "device"
+    mp.spawn(mocked_cuda_worker, args=(f"file://{tmp_path / 'rendezvous'}", str(out)), nprocs=WORLD, join=True)
+    for rank in range(WORLD):
+        r = torch.load(f"{out}.{rank}", weights_only=False)
+        assert r["opened"] is True and r["second_start"] is False   # opened once; a second start is a no-op
+        assert r["device"] == f"cuda:{rank}"                        # cuda:0 and cuda:1, not cuda for both
+        assert r["set_device"] == [f"cuda:{rank}"]                  # before the group opened, once
+        assert r["launch"] == (rank, rank, WORLD) and r["gathered"] == [0, 1]
+        assert r["device_ids"] == [rank]                            # DDP on this process's GPU only
+        assert f"model must be on this process's device cuda:{rank}" in r["misplaced"]
+
+
+def test_the_device_without_torchrun(monkeypatch):
+    import sslbook
+    for name in ("WORLD_SIZE", "RANK", "LOCAL_RANK"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert sslbook.device() == torch.device("cpu") and distributed.launch() == (0, 0, 1)
+    assert distributed.start() is False and not distributed.launched()
+    net = torch.nn.Linear(2, 2)
+    assert distributed.wrap(net) is net                             # one process: no DDP
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
+    assert sslbook.device() == torch.device("cuda")                 # one process: the current GPU
+    monkeypatch.setenv("LOCAL_RANK", "0")
+    assert sslbook.device() == torch.device("cuda", 0)
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"WORLD_SIZE": "two"}, r"WORLD_SIZE must be an integer >= 1 \(torchrun sets it\), got .two."),
+    ({"WORLD_SIZE": "0"}, "WORLD_SIZE must be an integer >= 1"),
+    ({"WORLD_SIZE": "2", "RANK": "-1"}, "RANK must be an integer >= 0"),
+    ({"WORLD_SIZE": "2", "RANK": "2"}, r"RANK must be below WORLD_SIZE \(2\), got 2"),
+    ({"WORLD_SIZE": "2", "RANK": "0", "LOCAL_RANK": "1.5"}, "LOCAL_RANK must be an integer >= 0"),
+    ({"WORLD_SIZE": "2", "RANK": "1", "LOCAL_RANK": "3"}, r"LOCAL_RANK must be below WORLD_SIZE \(2\), got 3"),
+])
+def test_bad_torchrun_variables_are_named(monkeypatch, env, message):
+    for name in ("WORLD_SIZE", "RANK", "LOCAL_RANK"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ValueError, match=message):
+        distributed.launch()
+    with pytest.raises(ValueError, match=message):
+        distributed.device()
+
+
+def test_more_processes_than_gpus_and_bad_arguments_are_refused(monkeypatch):
+    monkeypatch.setenv("WORLD_SIZE", "8")
+    monkeypatch.setenv("RANK", "5")
+    monkeypatch.setenv("LOCAL_RANK", "5")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
+    with pytest.raises(ValueError, match=r"LOCAL_RANK must be below the number of GPUs here \(4\), got 5"):
+        distributed.device()
+    with pytest.raises(ValueError, match="backend must be 'nccl' or 'gloo', got 'mpi'"):
+        distributed.start(backend="mpi")
+    with pytest.raises(ValueError, match="model must be a torch.nn.Module, got str"):
+        distributed.wrap("resnet18")
+
+
+def rank_zero_first_worker(rank, init, out):
+    import time
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=WORLD)
+    try:
+        with distributed.rank_zero_first():
+            if rank == 0:
+                time.sleep(0.5)
+                (out / "written").write_text("rank 0")
+            else:
+                seen = (out / "written").read_text()           # rank 0's file is already there
+                (out / "seen").write_text(seen)
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.skipif(not dist.is_available(), reason="torch.distributed is not available")
+def test_rank_zero_first_lets_the_others_read_what_rank_zero_wrote(tmp_path):
+    mp.spawn(rank_zero_first_worker, args=(f"file://{tmp_path / 'rendezvous'}", tmp_path), nprocs=WORLD, join=True)
+    assert (tmp_path / "seen").read_text() == "rank 0"

@@ -7,8 +7,7 @@ import torch
 
 from sslbook import checkpoints, models, recipes
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SHIPPED = os.path.join(ROOT, "chapters", "checkpoints")  # parametrize needs the path at collection
+SHIPPED = str(checkpoints.shipped())  # sslbook/weights, package data; parametrize needs the path at collection
 
 
 def test_recipes():
@@ -76,6 +75,44 @@ def test_the_knn_tracker_votes_as_scikit_learn_does():
     assert 0.5 < expected < 1                           # a case where the vote matters
     with pytest.raises(ValueError, match="k must be at most the number of training images"):
         recipes.knn_tracker(x[:5], y[:5], x, y, k=6)
+
+
+def test_the_default_seed_is_the_books_seed(monkeypatch):
+    """seed=None means sslbook.seed(0): SSLBOOK_SEED=1 gives the run of seed 1000, not that of seed 0."""
+    def weights(fn, **kwargs):
+        return [p.detach().clone() for p in fn(**kwargs).parameters()]
+
+    def pretrained(**kwargs):
+        return recipes.pretrain("digits", torch.rand(32, 1, 8, 8, generator=torch.Generator().manual_seed(0)),
+                                recipe=recipes.DIGITS.replace(batch_size=16), steps=2, progress=False,
+                                **kwargs).model
+
+    def supervised(**kwargs):
+        torch.manual_seed(5)                                   # the same initial weights every time
+        net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 2))
+        recipes.train_supervised(net, torch.rand(16, 1, 8, 8, generator=torch.Generator().manual_seed(0)),
+                                 torch.arange(16) % 2, recipes.DIGITS.replace(batch_size=8), steps=2,
+                                 progress=False, **kwargs)
+        return net
+
+    for fn in (pretrained, supervised):
+        monkeypatch.delenv("SSLBOOK_SEED", raising=False)
+        default_0, seed_0 = weights(fn), weights(fn, seed=0)
+        monkeypatch.setenv("SSLBOOK_SEED", "1")
+        default_1, seed_1000 = weights(fn), weights(fn, seed=1000)
+        assert all(torch.equal(a, b) for a, b in zip(default_0, seed_0))
+        assert all(torch.equal(a, b) for a, b in zip(default_1, seed_1000))
+        assert any(not torch.equal(a, b) for a, b in zip(default_0, default_1))
+
+
+def test_pretrain_puts_the_model_on_this_processes_device_and_wraps_it(monkeypatch):
+    from sslbook import distributed
+    wrapped = []
+    monkeypatch.setattr(distributed, "wrap", lambda model: wrapped.append(model) or model)
+    monkeypatch.setattr(distributed, "device", lambda: torch.device("cpu"))
+    run = recipes.pretrain("digits", torch.rand(32, 1, 8, 8), recipe=recipes.DIGITS.replace(batch_size=16), steps=1,
+                           progress=False)
+    assert wrapped == [run.model]                              # DDP's place: sslbook.distributed.wrap
 
 
 def test_pretrain_rejects_bad_arguments():
