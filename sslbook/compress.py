@@ -2,26 +2,42 @@
 
 Three measurements (file size, latency per image on one CPU thread, and whatever
 quality measure the caller computes on the outputs) and two ways to shrink:
-post-training int8 quantization with PyTorch's FX graph mode, and magnitude pruning.
+post-training int8 quantization with PyTorch's PT2E flow (``torch.export``, then
+torchao's ``prepare_pt2e`` / ``convert_pt2e`` with the ``X86InductorQuantizer``), and
+magnitude pruning. :func:`fold_batchnorm` gives the float32 baseline the same fused
+convolutions as the int8 model, so that a timing compares int8 with float32 and not
+fewer operators with more.
+
+torchao is imported inside the functions that need it: importing this module does not
+import any quantization code.
 """
 
 from __future__ import annotations
 
 import copy
 import io
+import platform
 import statistics
 import time
-import warnings
 
 import torch
 from torch import nn
-from torch.ao.quantization import get_default_qconfig_mapping
-from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
 from torch.nn.utils import prune
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from . import _validate
 
-BACKENDS = ("x86", "fbgemm", "qnnpack", "onednn")
+#: Processors whose int8 kernels :func:`lower_x86` uses (oneDNN's x86 kernels).
+X86_MACHINES = ("x86_64", "amd64", "i386", "i686", "x86")
+
+
+def has_x86_kernels() -> bool:
+    """Whether this processor is an x86 one, whose oneDNN int8 kernels :func:`lower_x86` uses.
+
+    >>> isinstance(has_x86_kernels(), bool)
+    True
+    """
+    return platform.machine().lower() in X86_MACHINES
 
 
 def size_bytes(model: nn.Module) -> int:
@@ -33,41 +49,126 @@ def size_bytes(model: nn.Module) -> int:
     if not isinstance(model, nn.Module):
         raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     buffer = io.BytesIO()
-    torch.save(model.state_dict(), buffer)
+    try:
+        torch.save(model.state_dict(), buffer)
+    except RuntimeError as error:           # oneDNN's prepacked weights have no storage to write
+        raise ValueError(f"model holds tensors that cannot be saved ({error}); measure the model before "
+                         "lower_x86 packs its weights for the kernels") from error
     return buffer.getbuffer().nbytes
 
 
-@torch.no_grad()
-def quantize_int8(model: nn.Module, calibration: torch.Tensor, backend: str = "x86") -> nn.Module:
-    """An int8 copy of ``model`` by post-training static quantization (FX graph mode):
-    convolution, batch norm and ReLU are fused, activation ranges are observed on the
-    ``calibration`` batch (N x C x H x W, a few hundred real inputs), then weights and
-    activations are stored and computed in 8 bits. ``model`` must be symbolically
-    traceable (no Python control flow on tensor values) and stays unchanged.
+def fold_batchnorm(model: nn.Module) -> nn.Module:
+    """A copy of ``model`` in evaluation mode in which every ``BatchNorm2d`` that directly
+    follows a ``Conv2d`` inside an ``nn.Sequential`` is folded into that convolution's
+    weights and bias (``torch.nn.utils.fusion.fuse_conv_bn_eval``) and replaced by
+    ``nn.Identity``. The outputs are the same up to float rounding; the copy runs one
+    operator fewer per block, as the int8 model does. ``model`` stays unchanged.
 
-    >>> net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Flatten())
+    >>> net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU()).eval()
+    >>> folded = fold_batchnorm(net)
+    >>> type(folded[1]).__name__, torch.allclose(folded(torch.ones(1, 3, 5, 5)), net(torch.ones(1, 3, 5, 5)), atol=1e-5)
+    ('Identity', True)
+    """
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    model = copy.deepcopy(model).eval()
+    for sequence in [m for m in model.modules() if isinstance(m, nn.Sequential)]:
+        names = list(sequence._modules)
+        for first, second in zip(names, names[1:]):
+            conv, norm = sequence._modules[first], sequence._modules[second]
+            if isinstance(conv, nn.Conv2d) and isinstance(norm, nn.BatchNorm2d):
+                sequence._modules[first] = fuse_conv_bn_eval(conv, norm)
+                sequence._modules[second] = nn.Identity()
+    return model
+
+
+def _strip_unused(graph_module: torch.fx.GraphModule) -> None:
+    """Drop the parameters and buffers the graph no longer reads (the float32 weights
+    that ``convert_pt2e`` replaced by their int8 copies), so that the state_dict holds
+    what the model computes with."""
+    used = {node.target for node in graph_module.graph.nodes if node.op == "get_attr"}
+    for name in [n for n, _ in graph_module.named_parameters()] + [n for n, _ in graph_module.named_buffers()]:
+        if name not in used:
+            owner, _, attr = name.rpartition(".")
+            module = graph_module.get_submodule(owner) if owner else graph_module
+            delattr(module, attr)
+
+
+@torch.no_grad()
+def quantize_int8(model: nn.Module, calibration: torch.Tensor) -> torch.fx.GraphModule:
+    """An int8 copy of ``model`` by post-training static quantization (PT2E): the model is
+    captured by ``torch.export`` (batch size free), the ``X86InductorQuantizer`` marks
+    convolutions (batch norm folded) and linear layers, activation ranges are observed
+    on the ``calibration`` batch (N x C x H x W, N >= 2, a few hundred real inputs), and
+    ``convert_pt2e`` stores the weights in int8 (per output channel) with the activation
+    scales. Pooling stays in float32 between the quantized layers.
+
+    The result runs on any CPU and computes what the int8 kernels compute (quantize,
+    dequantize, then the float operator: the reference form); :func:`lower_x86` turns it
+    into oneDNN's int8 kernels. ``model`` must be exportable (no Python control flow on
+    tensor values) and stays unchanged.
+
+    >>> net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten())
     >>> q = quantize_int8(net, torch.rand(8, 3, 6, 6))
-    >>> q(torch.rand(2, 3, 6, 6)).shape
-    torch.Size([2, 64])
+    >>> q(torch.rand(5, 3, 6, 6)).shape
+    torch.Size([5, 4])
     """
     if not isinstance(model, nn.Module):
         raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     _validate.tensor("calibration", calibration, floating=True)
-    _validate.one_of("backend", backend, set(BACKENDS) & set(torch.backends.quantized.supported_engines))
-    if len(calibration) < 1:
-        raise ValueError("calibration must hold at least one input")
-    torch.backends.quantized.engine = backend
+    if len(calibration) < 2:
+        raise ValueError(f"calibration must hold at least 2 inputs (the batch size stays free), got {len(calibration)}")
+    from torchao.quantization.pt2e import allow_exported_model_train_eval
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+    from torchao.quantization.pt2e.quantizer import x86_inductor_quantizer as x86
+
     model = copy.deepcopy(model).cpu().eval()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")            # torch.ao announces its move to torchao
-        try:
-            prepared = prepare_fx(model, get_default_qconfig_mapping(backend), example_inputs=(calibration[:1],))
-        except Exception as error:
-            raise ValueError(f"model cannot be traced for quantization ({type(error).__name__}: {error}); "
-                             "pass the traceable part, e.g. an nn.Sequential") from error
-        for start in range(0, len(calibration), 256):
-            prepared(calibration[start:start + 256])
-        return convert_fx(prepared)
+    calibration = calibration.cpu()
+    try:
+        exported = torch.export.export(model, (calibration[:2],),
+                                       dynamic_shapes=({0: torch.export.Dim("batch")},)).module()
+    except Exception as error:
+        raise ValueError(f"model cannot be exported for quantization ({type(error).__name__}: "
+                         f"{str(error).splitlines()[0] if str(error) else ''}); pass the exportable part, "
+                         "e.g. an nn.Sequential") from error
+    quantizer = x86.X86InductorQuantizer().set_global(x86.get_default_x86_inductor_quantization_config())
+    for pooling in (nn.MaxPool2d, nn.AdaptiveAvgPool2d):   # float32 pooling: no dequantize-quantize pair around it
+        quantizer.set_module_type_qconfig(pooling, None)
+    prepared = prepare_pt2e(exported, quantizer)
+    for start in range(0, len(calibration), 256):
+        prepared(calibration[start:start + 256])
+    quantized = convert_pt2e(prepared)
+    _strip_unused(quantized)
+    allow_exported_model_train_eval(quantized)    # .eval() and .train() work, as on any module
+    return quantized
+
+
+@torch.no_grad()
+def lower_x86(quantized: torch.fx.GraphModule, example: torch.Tensor) -> torch.fx.GraphModule:
+    """``quantized`` (from :func:`quantize_int8`) with its int8 convolutions and linear
+    layers replaced by oneDNN's int8 kernels for x86 processors
+    (``torchao.quantization.pt2e.lowering.lower_pt2e_quantized_to_x86``), weights packed
+    for them. The lowered model accepts inputs of ``example``'s shape only (pass one image,
+    1 x C x H x W, to time one request at a time); its packed weights cannot be saved, so
+    measure :func:`size_bytes` on ``quantized``. Runs eagerly, without compilation.
+
+    >>> net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+    >>> q = quantize_int8(net, torch.rand(8, 3, 6, 6))
+    >>> lower_x86(q, torch.rand(1, 3, 6, 6))(torch.rand(1, 3, 6, 6)).shape
+    torch.Size([1, 4])
+    """
+    if not isinstance(quantized, torch.fx.GraphModule):
+        raise ValueError(f"quantized must be the GraphModule quantize_int8 returns, got {type(quantized).__name__}")
+    _validate.tensor("example", example, floating=True)
+    if not has_x86_kernels():
+        raise RuntimeError(f"lower_x86 needs an x86 processor (oneDNN's x86 int8 kernels); this one is "
+                           f"{platform.machine()!r}: time the model quantize_int8 returned, or torch.compile it")
+    from torchao.quantization.pt2e import allow_exported_model_train_eval
+    from torchao.quantization.pt2e.lowering import lower_pt2e_quantized_to_x86
+
+    lowered = lower_pt2e_quantized_to_x86(quantized, (example.cpu(),))
+    allow_exported_model_train_eval(lowered)
+    return lowered
 
 
 def prune_weights(model: nn.Module, amount: float) -> nn.Module:

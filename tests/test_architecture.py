@@ -62,8 +62,8 @@ def test_imports_flow_one_way(root):
     assert upward == [], f"upward imports (module, imported): {upward}"
 
 
-def test_the_package_root_imports_only_config(root):
-    assert package_imports(root)["__init__"] <= {"config"}
+def test_the_package_root_imports_only_the_lowest_layer(root):
+    assert package_imports(root)["__init__"] <= {"config", "distributed"}
 
 
 def test_no_module_is_over_350_lines(root):
@@ -73,7 +73,9 @@ def test_no_module_is_over_350_lines(root):
 
 
 def test_imports_sit_at_the_top_except_optional_libraries(root):
-    optional = {"myst_nb", "jupytext", "nbformat", "nbclient"}
+    # torchao: imported where it quantizes (compress), since importing it costs seconds and, in 0.18,
+    # logs a deprecation line of its own into every chapter that would import it.
+    optional = {"myst_nb", "jupytext", "nbformat", "nbclient", "torchao"}
     inside = []
     for path in (root / "sslbook").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):

@@ -1,4 +1,11 @@
-"""sslbook.compress: file size, int8 quantization, pruning, sparsity and latency."""
+"""sslbook.compress: file size, BatchNorm folding, int8 quantization (PT2E, torchao), pruning, sparsity
+and latency. The quantization tests turn DeprecationWarning into an error: no deprecated path
+(torch.ao.quantization's FX or eager mode) is taken."""
+import platform
+import subprocess
+import sys
+import warnings
+
 import pytest
 import torch
 from torch import nn
@@ -8,28 +15,84 @@ from sslbook import compress, models
 
 def small_net():
     torch.manual_seed(0)
-    return models.encoder("small").net.eval()
+    net = models.encoder("small").net
+    with torch.no_grad():                       # non-trivial batch norm statistics, as after training
+        for m in net.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.2, 0.2), m.running_var.uniform_(0.5, 2.0)
+                m.weight.uniform_(0.5, 1.5), m.bias.uniform_(-0.1, 0.1)
+    return net.eval()
 
 
-def test_quantized_encoder_is_smaller_and_agrees():
+@pytest.fixture
+def no_deprecated():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        yield
+
+
+def test_importing_compress_imports_no_quantization_code():
+    code = "import sys, sslbook.compress; assert 'torchao' not in sys.modules, 'torchao imported'"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_fold_batchnorm_keeps_outputs_and_removes_batchnorm():
     net = small_net()
+    folded = compress.fold_batchnorm(net)
+    x = torch.rand(16, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(folded(x), net(x), rtol=1e-4, atol=1e-5)
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in folded.modules())
+    assert any(isinstance(m, nn.BatchNorm2d) for m in net.modules())          # original untouched
+    assert compress.size_bytes(folded) < compress.size_bytes(net)             # no running statistics
+    with pytest.raises(ValueError, match="model"):
+        compress.fold_batchnorm("net")
+
+
+def test_quantized_encoder_is_int8_smaller_and_agrees(no_deprecated):
+    net = compress.fold_batchnorm(small_net())
     x = torch.rand(64, 3, 32, 32)
     q = compress.quantize_int8(net, x)
     assert compress.size_bytes(q) < 0.3 * compress.size_bytes(net)
+    weights = [v for k, v in q.state_dict().items() if v.ndim >= 2]
+    assert len(weights) == 5 and all(w.dtype == torch.int8 for w in weights)   # 4 convolutions, 1 linear
     with torch.no_grad():
-        a, b = net(x), q(x)
-    cos = torch.nn.functional.cosine_similarity(a, b, dim=1)
-    assert cos.min() > 0.98
-    assert any("quantized" in type(m).__module__ for m in q.modules())
+        a, b = net(x), q(x[:7])                                                # any batch size
+    assert torch.nn.functional.cosine_similarity(a[:7], b, dim=1).min() > 0.98
+    q.eval()                                                                   # works like any module
     assert all(p.dtype == torch.float32 for p in net.parameters())            # original untouched
 
 
-def test_quantize_rejects_untraceable_models_and_bad_input():
-    torch.manual_seed(0)
-    with pytest.raises(ValueError, match="traced"):
-        compress.quantize_int8(models.encoder("small"), torch.rand(4, 3, 32, 32))   # shape check in forward
-    with pytest.raises(ValueError, match="backend"):
-        compress.quantize_int8(small_net(), torch.rand(4, 3, 32, 32), backend="tpu")
+@pytest.mark.skipif(platform.machine().lower() not in compress.X86_MACHINES, reason="oneDNN x86 kernels")
+def test_lowered_model_runs_int8_kernels_with_the_same_outputs(no_deprecated):
+    net = compress.fold_batchnorm(small_net())
+    x = torch.rand(32, 3, 32, 32)
+    q = compress.quantize_int8(net, x)
+    low = compress.lower_x86(q, x[:1])
+    assert any("onednn.qconv" in str(n.target) for n in low.graph.nodes)
+    with torch.no_grad():
+        ref = q(x[:4])
+        got = torch.cat([low(x[i:i + 1]) for i in range(4)])
+    assert torch.nn.functional.cosine_similarity(ref, got, dim=1).min() > 0.999
+    assert compress.latency(low, x[:4], repeats=1) > 0
+    with pytest.raises(ValueError, match="before lower_x86"):
+        compress.size_bytes(low)
+    with pytest.raises(ValueError, match="quantized"):
+        compress.lower_x86(net, x[:1])
+
+
+class DataDependent(nn.Module):
+    def forward(self, x):
+        return x * 2 if x.sum() > 0 else x
+
+
+def test_quantize_rejects_unexportable_models_and_bad_input(no_deprecated):
+    with pytest.raises(ValueError, match="exported"):
+        compress.quantize_int8(DataDependent(), torch.rand(4, 3, 8, 8))
+    with pytest.raises(ValueError, match="at least 2"):
+        compress.quantize_int8(small_net(), torch.rand(1, 3, 32, 32))
+    with pytest.raises(ValueError, match="calibration"):
+        compress.quantize_int8(small_net(), torch.zeros(4, 3, 32, 32, dtype=torch.long))
     with pytest.raises(ValueError, match="model"):
         compress.quantize_int8("net", torch.rand(4, 3, 32, 32))
 

@@ -1,13 +1,15 @@
 """Chapter 8's checkers accept right answers in every form and reject families of wrong ones (a parameter
 ignored, a fixed answer, off by a constant, wrong shape or type, a function that raises) with a hint."""
 import copy
+import subprocess
+import sys
 import warnings
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from torch.ao.quantization import quantize_dynamic
+from torchao.quantization import Int8DynamicActivationInt8WeightConfig, Int8WeightOnlyConfig, quantize_
 
 from sslbook import exercises, interpret, losses
 from sslbook.exercises import ExerciseError
@@ -54,21 +56,32 @@ def test_clip_loss_checker_rejects(wrong, match):
         exercises.check_clip_loss(wrong)
 
 
-def shrink(model):
+DYNAMIC = Int8DynamicActivationInt8WeightConfig(set_inductor_config=False)   # torch.compile settings untouched
+
+
+def shrink(model, config=DYNAMIC):
+    small = copy.deepcopy(model)
+    quantize_(small, config)
+    return small
+
+
+def test_importing_the_checkers_imports_no_quantization_code():
+    code = ("import sys, sslbook.exercises; "
+            "assert not [m for m in sys.modules if m.split('.')[0] == 'torchao'], 'torchao imported'")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("right", [shrink, lambda m: shrink(m, Int8WeightOnlyConfig(set_inductor_config=False))])
+def test_dynamic_quantization_checker(right, capsys):
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
-
-
-def test_dynamic_quantization_checker(capsys):
-    exercises.check_dynamic_quantization(shrink)
+        warnings.simplefilter("error", DeprecationWarning)   # the answer and the checker use no deprecated path
+        exercises.check_dynamic_quantization(right)
     assert "Exercise 8.2 passed" in capsys.readouterr().out
 
 
 def in_place(model):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
+    quantize_(model, DYNAMIC)
+    return model
 
 
 def shrink_wrong_outputs(model):
@@ -98,6 +111,7 @@ class Broken(torch.nn.Module):
 @pytest.mark.parametrize("wrong,match", [(lambda m: m, "returned the model it was given"),
                                          (lambda m: copy.deepcopy(m), "size"),
                                          (lambda m: None, "not answered"),
+                                         (lambda m: quantize_(copy.deepcopy(m), DYNAMIC), "returns None"),
                                          (in_place, "changed the model"), (lambda m: 3, "Module"),
                                          (shrink_wrong_outputs, "outputs differ"),
                                          (shrink_a_fixed_network, "outputs differ"),

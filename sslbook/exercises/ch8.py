@@ -1,5 +1,8 @@
 """Exercises of chapter 8: CLIP's symmetric loss, shrinking a network for a device, and an
-occlusion map."""
+occlusion map.
+
+Nothing here imports torchao: ``sslbook.compress`` imports it only when it quantizes, and the
+student's answer to 8.2 brings it."""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import compress as _compress
+from .. import compress as _compress   # imports no torchao until it quantizes
 from .. import interpret as _interpret
 from ._common import call as _call
 from ._common import checker as _checker
@@ -85,12 +88,17 @@ def _shrunk(fn, model, x):
     before = copy.deepcopy(model.state_dict())
     small = _call("8.2", fn, "shrink", model)
     if small is None:
-        _unanswered("8.2", "shrink returned None.")
+        _unanswered("8.2", "shrink returned None (torchao's quantize_ changes the model it is given and returns "
+                           "None: return the copy you quantized).")
     if not isinstance(small, nn.Module):
         _fail("8.2", f"shrink must return a torch.nn.Module, got {type(small).__name__}")
     after = model.state_dict()
-    if set(after) != set(before) or any(not torch.equal(v, after[k]) for k, v in before.items()):
-        _fail("8.2", "shrink changed the model it was given; quantize a copy (quantize_dynamic has inplace=False).")
+    changed = set(after) != set(before) or any(
+        type(after[k]) is not type(v) or after[k].dtype != v.dtype or not torch.equal(v, after[k])
+        for k, v in before.items())   # an int8 weight (a torchao tensor) put in place of a float one counts
+    if changed:
+        _fail("8.2", "shrink changed the model it was given; quantize a copy: quantize_ works in place, so "
+                     "quantize copy.deepcopy(model) and return that.")
     if small is model:
         _fail("8.2", "shrink returned the model it was given: return a quantized copy.")
     try:
@@ -114,7 +122,8 @@ def check_dynamic_quantization(fn) -> None:
         where = f"for a network of Linear layers {' -> '.join(map(str, sizes))}"
         if ratio > 0.4:
             _fail("8.2", f"{where} the returned model is {ratio:.0%} of the original's size; store the Linear layers' "
-                         "weights in int8: torch.ao.quantization.quantize_dynamic(model, {nn.Linear}, dtype=torch.qint8).")
+                         "weights in int8: quantize_(small, Int8DynamicActivationInt8WeightConfig()) from "
+                         "torchao.quantization, on a copy small = copy.deepcopy(model).")
         with torch.no_grad():
             want = model(x)
         if not torch.is_tensor(got) or got.shape != want.shape:
