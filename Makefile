@@ -13,7 +13,7 @@ STAMP  := $(VENV)/.sslbook-installed
 # offline, the chapter's labelled stand-in.
 CIFAR10 ?= $(or $(SSLBOOK_CIFAR10),$(wildcard $(abspath ../shared/data/cifar10-jpg.tar.gz)))
 
-.PHONY: setup assets book test site-test student notebooks bench clean
+.PHONY: setup assets book test site-test student notebooks wheel bench clean
 
 setup: $(STAMP)
 
@@ -86,6 +86,12 @@ student: $(STAMP)
 notebooks: $(STAMP)
 	$(PY) book/launch.py stamp --repo-url "$(REPO_URL)" $(filter-out chapters/10_references.md,$(wildcard chapters/*.md))
 	$(VENV)/bin/jupytext --to ipynb $(filter-out chapters/10_references.md,$(wildcard chapters/*.md))
+
+# The package as a wheel (and its sdist, from which the wheel is built) in _build/dist/: every module,
+# the exercise checkers and the checkpoints the chapters load (sslbook/weights/, package data);
+# tests/test_wheel.py checks its contents. No build isolation: the setuptools of .venv, no network.
+wheel: $(STAMP)
+	$(PY) -m build --no-isolation --outdir _build/dist .
 
 # The built site in a real browser (Debian's Chromium driven by Playwright), every outside
 # host blocked: formulas typeset, no failed request, no console error, explorers that move.

@@ -12,7 +12,7 @@
 (b)  Linear-probe and kNN accuracy on the test split after a fixed CPU budget of SimCLR in the
      recipe's precision ("auto": bfloat16 and channels-last where the CPU computes bfloat16
      natively), for the SSL encoder, the same encoder at random initialisation and raw
-     pixels; and for the checkpoints in chapters/checkpoints when present.
+     pixels; and for the shipped checkpoints (sslbook/weights, checkpoints.shipped()) when present.
 (c)  Does bfloat16 learn as well as float32? recipes.pretrain with the quick recipe for
      --learn-steps steps in float32 and in bfloat16 + channels-last, seeds 0 and 1 (same
      initial weights and views for both precisions), kNN (k=20) accuracy on the test subset
@@ -38,7 +38,7 @@ from _common import machine, write_json
 import sslbook
 from sslbook import augment, checkpoints, cifar, evaluate, losses, models, precision, recipes, train
 
-CHECKPOINTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "chapters", "checkpoints")
+CHECKPOINTS = str(checkpoints.shipped())
 
 
 def torchvision_recipe():

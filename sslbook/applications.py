@@ -66,18 +66,28 @@ def curves(score_table: dict) -> dict:
             for name, row in score_table.items()}
 
 
-def _checkpoint(folder: Path, kind: str, model: torch.nn.Module) -> dict:
-    path = Path(folder) / f"cifar10-small-{kind}.pt"
+def _checkpoint(folder, kind: str, model: torch.nn.Module) -> dict:
+    name = f"cifar10-small-{kind}.pt"
+    if folder is None:
+        return checkpoints.load_checkpoint(checkpoints.shipped(name), model)
+    path = Path(folder) / name
     if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint {path}: clone the repository with chapters/checkpoints/, or make "
-                                "it with `python -m sslbook.recipes --out chapters/checkpoints`")
+        raise FileNotFoundError(f"no checkpoint {path}: leave the folder out to use the ones sslbook ships, or make "
+                                f"it with `{checkpoints.remake_command(name, folder)}`")
     return checkpoints.load_checkpoint(path, model)
 
 
-def cifar_encoders(folder, seed: int | None = None) -> dict:
-    """Chapter 5's shipped CIFAR-10 encoders (small CNN): ``{"SimCLR": ..., "MoCo": ...,
+def cifar_encoders(folder=None, seed: int | None = None) -> dict:
+    """Chapter 5's CIFAR-10 encoders (small CNN): ``{"SimCLR": ..., "MoCo": ...,
     "supervised (1000 labels/class)": ...}`` plus ``"untrained"`` (initialised with ``seed``, by
-    default :func:`sslbook.config.seed` ``(0)``), all frozen."""
+    default :func:`sslbook.config.seed` ``(0)``), all frozen. ``folder`` holds the
+    ``cifar10-small-*.pt`` files; by default the ones the package ships
+    (:func:`sslbook.checkpoints.shipped`). A missing file raises ``FileNotFoundError``.
+
+        >>> encoders = cifar_encoders()
+        >>> sorted(encoders)[:2]
+        ['MoCo', 'SimCLR']
+    """
     torch.manual_seed(config.seed(0) if seed is None else seed)
     encoders = {"untrained": models.encoder("small")}
     for name, kind in (("SimCLR", "simclr"), ("MoCo", "moco")):
@@ -89,13 +99,19 @@ def cifar_encoders(folder, seed: int | None = None) -> dict:
     return {name: enc.eval() for name, enc in encoders.items()}
 
 
-def vision_transfer(folder, adapt: bool = True, seed: int | None = None, only=None) -> Features:
+def vision_transfer(folder=None, adapt: bool = True, seed: int | None = None, only=None) -> Features:
     """Digits (8 x 8 grey) seen by chapter 5's CIFAR-10 encoders as 32 x 32 colour images,
     against the raw 64 pixels. With ``adapt`` every encoder's batch-norm statistics are
     re-estimated on the digits' training images first (:func:`sslbook.evaluate.adapt_batchnorm`),
     the untrained one's included, so that no encoder normalises digits by CIFAR-10's statistics.
-    ``seed`` initialises the untrained encoder (:func:`cifar_encoders`); ``only`` (names of
-    :func:`cifar_encoders`) embeds those encoders alone (default: all)."""
+    ``folder`` and ``seed`` are :func:`cifar_encoders`' (by default the shipped checkpoints; the
+    seed initialises the untrained encoder); ``only`` (names of :func:`cifar_encoders`) embeds
+    those encoders alone (default: all). Features are (1257, 256) for training, (540, 256) for test.
+
+        >>> f = vision_transfer(only=("SimCLR",))
+        >>> sorted(f.reps)
+        ['SimCLR', 'raw pixels']
+    """
     digits = data.load_digits()
     x = data.as_colour_images(digits.images)
     reps = {"raw pixels": (digits.x_train.flatten(1), digits.x_test.flatten(1))}
@@ -122,14 +138,21 @@ def sentence_features(model, ids: torch.Tensor, batch_size: int = 256) -> torch.
     return torch.cat([model.sentence_features(ids[i:i + batch_size]) for i in range(0, len(ids), batch_size)])
 
 
-def language(checkpoint, seed: int | None = None) -> Features:
+def language(checkpoint=None, seed: int | None = None) -> Features:
     """Docstrings by module family, tested on docstrings whose function or class has no
     docstring in the training split: two classical baselines fitted on the same unlabelled
     text as the language model (TF-IDF, and TF-IDF reduced to the model's width by LSA),
     the untrained Transformer and the one pre-trained by masked language modelling. ``seed``
     (by default :func:`sslbook.config.seed` ``(0)``) initialises the untrained Transformer and
-    LSA's randomised SVD; the pre-trained model is the checkpoint's, fixed once."""
+    LSA's randomised SVD; the pre-trained model is the checkpoint's, fixed once: ``checkpoint``,
+    by default the one the package ships (:func:`sslbook.checkpoints.shipped` ``("pydocs-mlm.pt")``).
+
+        >>> f = language()
+        >>> sorted(f.reps)[0]
+        'TF-IDF'
+    """
     seed = config.seed(0) if seed is None else seed
+    checkpoint = checkpoints.shipped("pydocs-mlm.pt") if checkpoint is None else checkpoint
     docs = text.python_docs()
     model, vocab, meta = domains.load_language(checkpoint)
     torch.manual_seed(seed)

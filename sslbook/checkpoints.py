@@ -1,17 +1,83 @@
 """Checkpoints: a model's weights with the record of how it was made (command, steps,
 seconds, machine, loss curve), loaded with ``torch.load(weights_only=True)``, which
-refuses to run code from a file; and :func:`train_or_load`, which trains only when
-there is no checkpoint.
+refuses to run code from a file; :func:`train_or_load`, which trains only when
+there is no checkpoint; and :func:`shipped`, the files the book ships.
+
+The shipped checkpoints (chapter 5's CIFAR-10 encoders, chapter 6b's language model) are
+package data of ``sslbook`` (``sslbook/weights/``): an installed package, a wheel or a
+notebook alone in an empty folder (Colab) finds the same files as the repository does.
+From the repository's root, ``SSLBOOK_BUDGET=quick python -m sslbook.recipes --out sslbook/weights``
+remakes them where the chapters read them (with an editable install, ``sslbook/weights`` is the
+package's folder; :func:`remake_command` names the command for one file).
 """
 
 from __future__ import annotations
 
 import datetime
+import importlib.resources
 import platform
 from pathlib import Path
 from typing import Callable
 
 import torch
+
+
+#: The folder of the shipped checkpoints inside the package.
+WEIGHTS = "weights"
+
+
+def remake_command(name: str, folder=None) -> str:
+    """The command line that makes the shipped checkpoint ``name`` in ``folder`` (by default
+    the package's own, :func:`shipped`): ``--only mlm`` for the language model, ``--only KIND``
+    for ``cifar10-ARCH-KIND.pt``.
+
+        >>> remake_command("pydocs-mlm.pt", "w")
+        'SSLBOOK_BUDGET=quick python -m sslbook.recipes --out w --only mlm'
+    """
+    stem = Path(name).stem
+    if stem == "pydocs-mlm":
+        kind = "mlm"
+    elif stem.startswith("cifar10-") and stem.count("-") >= 2:
+        kind = stem.split("-", 2)[2]
+    else:
+        raise ValueError(f"name must be pydocs-mlm.pt or cifar10-ARCH-KIND.pt, got {name!r}")
+    folder = _package_folder() if folder is None else folder
+    return f"SSLBOOK_BUDGET=quick python -m sslbook.recipes --out {folder} --only {kind}"
+
+
+def _package_folder() -> Path:
+    return Path(str(importlib.resources.files("sslbook") / WEIGHTS))
+
+
+def shipped(name: str | None = None) -> Path:
+    """The shipped checkpoints: their folder inside the installed package (``name=None``)
+    or the file ``name`` in it, e.g. ``"cifar10-small-simclr.pt"`` or ``"pydocs-mlm.pt"``.
+
+    A missing file raises ``FileNotFoundError`` with the command that remakes it (a chapter
+    never trains a short stand-in run in its place).
+
+        >>> path = shipped("pydocs-mlm.pt")
+        >>> path.name, path.parent == shipped()
+        ('pydocs-mlm.pt', True)
+    """
+    folder = _package_folder()
+    if name is None:
+        if not folder.is_dir():
+            raise FileNotFoundError(f"sslbook has no folder of checkpoints at {folder}: reinstall sslbook "
+                                    f"from the repository (its wheel carries them), or remake them with "
+                                    f"`SSLBOOK_BUDGET=quick python -m sslbook.recipes --out {folder}`")
+        return folder
+    if not isinstance(name, str) or not name or Path(name).name != name:
+        raise ValueError(f"name must be a file name such as 'cifar10-small-simclr.pt', got {name!r}")
+    path = folder / name
+    if not path.is_file():
+        try:
+            how = f"remake it with `{remake_command(name, folder)}`"
+        except ValueError:
+            how = "the book ships pydocs-mlm.pt and cifar10-small-KIND.pt files"
+        raise FileNotFoundError(f"no shipped checkpoint {path}: reinstall sslbook from the repository "
+                                f"(its wheel carries sslbook/weights/), or {how}")
+    return path
 
 
 def save_checkpoint(path, model: torch.nn.Module, **meta) -> None:

@@ -1,5 +1,6 @@
 """sslbook.checkpoints: save with a record, load safely (weights_only), train or load."""
 import pickle
+from pathlib import Path
 
 import pytest
 import torch
@@ -55,3 +56,30 @@ def test_train_or_load_trains_once_then_loads(tmp_path):
     assert checkpoints.train_or_load(None, third, train_fn)["source"] == "trained" and calls == [1, 1]
     assert checkpoints.train_or_load(tmp_path / "n.pt", third, train_fn, save=False)["source"] == "trained"
     assert not (tmp_path / "n.pt").exists()
+
+
+# --- the checkpoints the package ships ------------------------------------------------
+def test_shipped_checkpoints_are_package_data_of_sslbook():
+    import sslbook
+
+    folder = checkpoints.shipped()
+    assert folder == Path(sslbook.__file__).parent / "weights" and folder.is_dir()
+    names = {p.name for p in folder.glob("*.pt")}
+    assert {"pydocs-mlm.pt", "cifar10-small-simclr.pt", "cifar10-small-moco.pt",
+            "cifar10-small-supervised-1000.pt"} <= names
+    assert checkpoints.shipped("cifar10-small-simclr.pt") == folder / "cifar10-small-simclr.pt"
+
+
+def test_a_missing_shipped_checkpoint_names_the_command_that_remakes_it():
+    with pytest.raises(FileNotFoundError, match=r"sslbook\.recipes --out .*weights --only byol"):
+        checkpoints.shipped("cifar10-small-byol.pt")
+    with pytest.raises(FileNotFoundError, match="reinstall sslbook"):
+        checkpoints.shipped("other.pt")
+    for bad in ("", "../x.pt", "a/b.pt", 3):
+        with pytest.raises(ValueError, match="name must be a file name"):
+            checkpoints.shipped(bad)
+    assert checkpoints.remake_command("pydocs-mlm.pt", "w") == (
+        "SSLBOOK_BUDGET=quick python -m sslbook.recipes --out w --only mlm")
+    assert checkpoints.remake_command("cifar10-small-supervised-10.pt", "w").endswith("--only supervised-10")
+    with pytest.raises(ValueError, match="name must be pydocs-mlm.pt or cifar10-ARCH-KIND.pt"):
+        checkpoints.remake_command("x.pt")
