@@ -49,7 +49,7 @@ def scores(features: Features, counts=COUNTS, *, repeats: int = 10, seed: int | 
     two representations can be compared draw by draw (:func:`sslbook.stats.paired`). A count at
     least the size of the smallest class uses every training label once (one score, which has
     no interval)."""
-    seed = config.seed(0) if seed is None else seed
+    seed = config.or_seed(seed)
     smallest = int(torch.as_tensor(features.y_train).bincount().min())
     out = {}
     for name, (tr, te) in features.reps.items():
@@ -88,7 +88,7 @@ def cifar_encoders(folder=None, seed: int | None = None) -> dict:
         >>> sorted(encoders)[:2]
         ['MoCo', 'SimCLR']
     """
-    torch.manual_seed(config.seed(0) if seed is None else seed)
+    torch.manual_seed(config.or_seed(seed))
     encoders = {"untrained": models.encoder("small")}
     for name, kind in (("SimCLR", "simclr"), ("MoCo", "moco")):
         encoders[name] = models.encoder("small")
@@ -151,7 +151,7 @@ def language(checkpoint=None, seed: int | None = None) -> Features:
         >>> sorted(f.reps)[0]
         'TF-IDF'
     """
-    seed = config.seed(0) if seed is None else seed
+    seed = config.or_seed(seed)
     checkpoint = checkpoints.shipped("pydocs-mlm.pt") if checkpoint is None else checkpoint
     docs = text.python_docs()
     model, vocab, meta = domains.load_language(checkpoint)
@@ -177,7 +177,7 @@ def tabular(steps: int | None = None, seed: int | None = None) -> Features:
     """Breast cancer rows: SCARF pre-trained on the training rows (no labels), against
     the 30 standardised measurements and the untrained MLP. ``seed`` (by default
     :func:`sslbook.config.seed` ``(0)``) seeds SCARF's run; ``seed + 1`` the untrained MLP."""
-    seed = config.seed(0) if seed is None else seed
+    seed = config.or_seed(seed)
     d = data.load_breast_cancer()
     xtr, xte = d.x[d.train_idx], d.x[d.test_idx]
     run = domains.pretrain_scarf(xtr, steps=steps, seed=seed, progress=False)

@@ -148,8 +148,8 @@ def seeds(n: int, start: int = 0) -> list[int]:
 def or_seed(value: int | None) -> int:
     """``value`` itself, or the book's seed 0 (:func:`seed`) when ``value`` is None.
 
-    The package's functions take ``seed=None`` by default and resolve it here, so that a chapter
-    that does not pass a seed still follows ``SSLBOOK_SEED``.
+    Every package function with a seed takes ``seed=None`` by default and resolves it here (the
+    one place), so that a chapter that does not pass a seed still follows ``SSLBOOK_SEED``.
 
     >>> or_seed(7)
     7

@@ -99,11 +99,6 @@ def launched() -> bool:
     return launch().world_size > 1
 
 
-def local_rank() -> int:
-    """This process's number on its machine (``LOCAL_RANK``; 0 without ``torchrun``)."""
-    return launch().local_rank
-
-
 def device() -> torch.device:
     """The device this process should use: under ``torchrun`` with CUDA, GPU ``LOCAL_RANK``
     (``cuda:LOCAL_RANK``); one process with CUDA, ``cuda``; without CUDA, the CPU.

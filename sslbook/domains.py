@@ -77,7 +77,7 @@ def pretrain_language(docs: text.PythonDocs, recipe: LanguageRecipe = LANGUAGE, 
     vocabulary's words, so that :func:`load_language` rebuilds both from a checkpoint.
     ``seed`` (by default :func:`sslbook.config.seed` ``(0)``) seeds the initialisation, the
     masks and the order of the batches."""
-    seed = config.seed(0) if seed is None else seed
+    seed = config.or_seed(seed)
     steps = recipe.steps if steps is None and seconds is None else steps
     vocab = text.Vocab.build(docs.pretraining, recipe.vocab_size)
     ids = vocab.encode(text.chunks(docs.pretraining, recipe.max_len), recipe.max_len)
@@ -131,7 +131,7 @@ def pretrain_scarf(rows: torch.Tensor, recipe: TabularRecipe = TABULAR, *, steps
     _validate.tensor("rows", rows, ndim=2, floating=True)
     steps = recipe.steps if steps is None else steps
     _validate.positive_int("steps", steps)
-    seed = config.seed(0) if seed is None else seed
+    seed = config.or_seed(seed)
     torch.manual_seed(seed)
     encoder = models.MLP(rows.shape[1], recipe.hidden_dim, recipe.feature_dim)
     model = models.SimCLRModel(encoder, models.ProjectionHead(recipe.feature_dim, recipe.out_dim))

@@ -161,7 +161,7 @@ def pretrain(encoder: nn.Module | str | Callable[[], nn.Module], images: torch.T
         raise ValueError(f"track must be a function of the encoder, got {type(track).__name__}")
     if track_every is not None:
         _validate.positive_int("track_every", track_every)
-    seed = config.seed(0) if seed is None else seed
+    seed = config.or_seed(seed)
     temperature = recipe.temperature_for(method)
     dev = distributed.device()
     mode = precision.resolve(recipe.precision, dev)
@@ -265,7 +265,7 @@ def train_supervised(model: nn.Module, images: torch.Tensor, labels: torch.Tenso
     recipe = _current() if recipe is None else recipe
     _validate.tensor("images", images, ndim=4, floating=True)
     _validate.positive_int("steps", steps)
-    seed = config.seed(0) if seed is None else seed
+    seed = config.or_seed(seed)
     dev = distributed.device()
     torch.manual_seed(seed)
     model.to(dev)
