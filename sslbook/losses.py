@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from . import _validate, distributed
+from .families import barlow_twins, cross_correlation, dino, dino_center, sinkhorn, swav, vicreg, vicreg_terms  # noqa
 from .masking import IGNORE_INDEX
 
 #: The default temperature of each contrastive method: SimCLR's NT-Xent (0.5,
@@ -156,11 +157,19 @@ def margin_contrastive(a: torch.Tensor, b: torch.Tensor, same, margin: float = 1
 
 
 def triplet(anchor: torch.Tensor, positive: torch.Tensor, negative: torch.Tensor,
-            margin: float = 1.0) -> torch.Tensor:
-    """The triplet loss (Schroff et al., 2015): ``mean_i max(d(a_i, p_i) - d(a_i, n_i) + margin, 0)``.
+            margin: float = 1.0, squared: bool = False) -> torch.Tensor:
+    """The triplet loss: ``mean_i max(d(a_i, p_i) - d(a_i, n_i) + margin, 0)``, all inputs N x D.
 
-    Euclidean distances, all inputs N x D. It agrees with
-    ``torch.nn.functional.triplet_margin_loss`` (which adds 1e-6 inside the norm).
+    ``d`` is the plain (not squared) Euclidean distance: this is the form of PyTorch's
+    ``torch.nn.functional.triplet_margin_loss`` (which adds 1e-6 inside the norm), and
+    it agrees with it. FaceNet (Schroff et al., 2015, Eq. 1) writes the same hinge with
+    *squared* distances, ``max(||a - p||^2 - ||a - n||^2 + margin, 0)`` on L2-normalised
+    embeddings; pass ``squared=True`` for that form. The margin means different things in
+    the two forms (a gap in distance, or in squared distance).
+
+    >>> a = torch.zeros(1, 2); p = torch.tensor([[1.0, 0.0]]); n = torch.tensor([[2.0, 0.0]])
+    >>> triplet(a, p, n, margin=0.5).item(), triplet(a, p, n, margin=0.5, squared=True).item()
+    (0.0, 0.0)
     """
     for name, t in (("anchor", anchor), ("positive", positive), ("negative", negative)):
         _validate.tensor(name, t, ndim=2, floating=True)
@@ -170,8 +179,12 @@ def triplet(anchor: torch.Tensor, positive: torch.Tensor, negative: torch.Tensor
     if anchor.shape[0] == 0:
         raise ValueError("anchor must hold at least one triplet, got an empty batch")
     _validate.positive("margin", margin, allow_zero=True)
+    if not isinstance(squared, bool):
+        raise ValueError(f"squared must be True or False, got {squared!r}")
     d_pos = _pair_distance(anchor, positive, "euclidean")
     d_neg = _pair_distance(anchor, negative, "euclidean")
+    if squared:   # FaceNet's Eq. 1
+        d_pos, d_neg = d_pos ** 2, d_neg ** 2
     return torch.clamp(d_pos - d_neg + margin, min=0).mean()
 
 

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 
 from sslbook import exercises, student
 from sslbook.exercises import ExerciseError
+from sslbook.exercises import ch3
 
 RIGHT_KINDS = {"a": "supervised", "b": "unsupervised", "c": "self-supervised",
                "d": "self-supervised", "e": "supervised", "f": "unsupervised"}
@@ -214,29 +215,11 @@ def test_triplet_checker_wrong(wrong, match):
         exercises.check_triplet(wrong)
 
 
-@pytest.mark.parametrize("right", [
-    lambda z: F.normalize(z, dim=1).std(dim=0).mean(), lambda z: F.normalize(z, dim=1).std(dim=0).mean().item(),
-    lambda z: np.std(F.normalize(z, dim=1).numpy(), axis=0).mean(),   # NumPy's std (ddof=0) is right too
-    lambda z: (z / z.norm(dim=1, keepdim=True)).std(dim=0, unbiased=True).mean(dtype=torch.float64),
-])
-def test_collapse_std_checker(right):
-    exercises.check_collapse_std(right)
-
-
-@pytest.mark.parametrize("wrong,match", [
-    (lambda z: None, "not answered yet"),
-    (lambda z: z.std(dim=0).mean(), "L2-normalise"),
-    (lambda z: F.normalize(z, dim=1).std(dim=1).mean(), "over the samples"),
-    (lambda z: F.normalize(z, dim=0).std(dim=0).mean(), "normalise each row"),
-    (lambda z: 0.125, "gives 0.1250 for every z"),
-    (lambda z: F.normalize(z, dim=1).std(dim=0).mean() + 0.01, "Normalise the rows"),
-    (lambda z: F.normalize(z, dim=1).std(dim=0), "must return one number"),
-    (lambda z: z.numpy().tolist(), "must return one number"),
-    (lambda z: z.norm(dim=2), "raised IndexError"),
-])
-def test_collapse_std_checker_wrong(wrong, match):
-    with pytest.raises(ExerciseError, match="Exercise 3.2: .*" + match):
-        exercises.check_collapse_std(wrong)
+def test_retired_checkers_point_to_the_new_exercises():
+    with pytest.raises(ExerciseError, match="Exercise 3.2: exercise 3.2 is now the momentum encoder"):
+        exercises.check_collapse_std(lambda z: 0.125)
+    with pytest.raises(ExerciseError, match="Exercise 3.4: exercise 3.4 now asks which augmentations"):
+        exercises.check_which_factor({"geometric": "colour"}, {"geometric": {"colour": 1.0}})
 
 
 def good_bert(ids, ratio, mask_id, vocab, g):
@@ -296,25 +279,6 @@ def all_mask(ids, r, m, v, g):
 def test_bert_masking_checker_wrong(wrong, match):
     with pytest.raises(ExerciseError, match="Exercise 3.3: .*(" + match + ")"):
         exercises.check_bert_masking(wrong)
-
-
-MEASURED = {"geometric": {"shape": 0.4, "colour": 0.5}, "geometric+colour": {"shape": 0.9, "colour": 0.0}}
-
-
-def test_which_factor_checker():
-    exercises.check_which_factor({"geometric": "colour", "geometric+colour": "shape"}, MEASURED)
-    exercises.check_which_factor({"geometric": " Colour", "geometric+colour": "SHAPE"}, MEASURED)
-
-
-@pytest.mark.parametrize("answer,match", [
-    (None, "not answered yet"), ([], "exactly the keys"), ({"geometric": "shape"}, "exactly the keys"),
-    ({"geometric": "shape", "geometric+colour": "shape"}, "measured NMI is higher for colour"),
-    ({"geometric": ["colour"], "geometric+colour": "shape"}, "is not one of the factors"),
-    ({"geometric": "color", "geometric+colour": "shape"}, "is not one of the factors"),
-])
-def test_which_factor_checker_wrong(answer, match):
-    with pytest.raises(ExerciseError, match="Exercise 3.4: .*" + match):
-        exercises.check_which_factor(answer, MEASURED)
 
 
 def test_margin_gradient_checker():
@@ -518,7 +482,7 @@ def test_the_package_exports_only_checkers():
 
 
 PRELUDE = {"math": math, "np": np, "scipy": scipy, "torch": torch, "F": F, "nn": torch.nn, "exercises": exercises,
-           "pixel_probe": fake_probe, "measured": MEASURED}  # stand-ins for what chapters 1 and 3c measure
+           "pixel_probe": fake_probe}  # a stand-in for what chapter 1 measures
 
 
 def chapter_exercises():
@@ -553,12 +517,12 @@ def test_the_student_stub_fails_as_not_answered(solution, check):
         exec(check, scope)  # noqa: S102
 
 
-FUNCTION_CHECKERS = ["check_ideal_loss", "check_positive_top1", "check_triplet", "check_collapse_std", "check_bert_masking",
+FUNCTION_CHECKERS = ["check_ideal_loss", "check_positive_top1", "check_triplet", "check_momentum_update", "check_bert_masking",
                      "check_article_params", "check_knn", "check_queue", "check_precision_at_k",
                      "check_chance_precision", "check_mean_pool", "check_nearest_words", "check_corruption",
                      "check_verdict", "check_slowest_function", "check_step_speedup", "check_scalar_logger",
                      "check_clip_loss", "check_dynamic_quantization", "check_occlusion", "check_standard_error",
-                     "check_negative_weights"]
+                     "check_negative_weights", "check_barlow_twins", "check_sinkhorn_step"]
 GARBAGE = {"object": lambda *a: object(), "dict": lambda *a: {"a": 1}, "ragged": lambda *a: [[1, 2], [3]],
            "matrix": lambda *a: torch.ones(3, 3), "strings": lambda *a: np.array(["a", "b"]),
            "nan": lambda *a: float("nan"), "pair of None": lambda *a: (None, None), "minus one": lambda *a: -1,
@@ -569,5 +533,224 @@ GARBAGE = {"object": lambda *a: object(), "dict": lambda *a: {"a": 1}, "ragged":
 @pytest.mark.parametrize("answer", GARBAGE.values(), ids=GARBAGE.keys())
 @pytest.mark.parametrize("name", FUNCTION_CHECKERS)
 def test_any_wrong_form_ends_in_an_exercise_error(name, answer):
+    check = getattr(exercises, name, None) or getattr(ch3, name)   # chapter 3's new checkers live in ch3
     with pytest.raises(ExerciseError, match=r"^Exercise \d+\.\d+: "):
-        getattr(exercises, name)(answer)
+        check(answer)
+
+
+def _momentum_right(q, k, m):
+    with torch.no_grad():
+        for a, b in zip(k.parameters(), q.parameters()):
+            a.mul_(m).add_(b, alpha=1 - m)
+
+
+def _momentum_data(q, k, m):   # through .data: also right
+    for a, b in zip(k.parameters(), q.parameters()):
+        a.data = m * a.data + (1 - m) * b.data
+
+
+@pytest.mark.parametrize("right", [_momentum_right, _momentum_data])
+def test_momentum_update_checker(right):
+    ch3.check_momentum_update(right)
+
+
+def _swapped(q, k, m):
+    _momentum_right(q, k, 1 - m)
+
+
+def _copied(q, k, m):
+    k.load_state_dict(q.state_dict())
+
+
+def _moves_query(q, k, m):
+    _momentum_right(k, q, m)
+
+
+def _first_only(q, k, m):
+    with torch.no_grad():
+        a, b = next(k.parameters()), next(q.parameters())
+        a.mul_(m).add_(b, alpha=1 - m)
+
+
+def _fixed_m(q, k, m):
+    _momentum_right(q, k, 0.99)
+
+
+def _returns_new(q, k, m):
+    return [m * a + (1 - m) * b for a, b in zip(k.parameters(), q.parameters())]
+
+
+def _with_grad(q, k, m):
+    for a, b in zip(k.parameters(), q.parameters()):
+        a.mul_(m).add_(b, alpha=1 - m)
+
+
+@pytest.mark.parametrize("wrong,match", [
+    (lambda q, k, m: None, "not answered yet"),
+    (None, "not answered yet"),
+    (_swapped, "m and 1 - m are swapped"),
+    (_copied, "a copy of the query encoder"),
+    (_moves_query, "query_model's parameters changed"),
+    (_first_only, "only 1 of the 4 parameter tensors"),
+    (_fixed_m, "did you use the m"),
+    (_returns_new, "did not change: update them in place"),
+    (_with_grad, "torch.no_grad"),
+    (lambda q, k, m: 1 / 0, "raised ZeroDivisionError"),
+])
+def test_momentum_update_checker_wrong(wrong, match):
+    with pytest.raises(ExerciseError, match="Exercise 3.2: .*" + match):
+        ch3.check_momentum_update(wrong)
+
+
+@pytest.mark.parametrize("for_shape,for_colour", [("geometric+colour", "geometric"),
+                                                 (" Colour + Geometric", "GEOMETRIC"),
+                                                 ("geometric+color", "geometric")])
+def test_augmentation_choice_checker(for_shape, for_colour):
+    ch3.check_augmentation_choice(for_shape, for_colour)
+
+
+@pytest.mark.parametrize("for_shape,for_colour,match", [
+    (None, "geometric", "not answered yet"),
+    ("geometric+colour", None, "not answered yet"),
+    ("geometric+colour", "geometric+colour", "colour drops out of the clusters: in this chapter"),
+    ("geometric+colour", "colour", "the one thing this task needs"),
+    ("geometric+colour", "none", "the same image"),
+    ("geometric", "geometric", "still share colour, a cue that matches"),
+    ("colour", "geometric", "position is an easy shortcut"),
+    ("none", "geometric", "nothing forces the encoder towards shape"),
+    ("shape", "geometric", "must be one of"),
+    (["geometric"], "geometric", "must be one of"),
+])
+def test_augmentation_choice_checker_wrong(for_shape, for_colour, match):
+    with pytest.raises(ExerciseError, match="Exercise 3.4: .*" + match):
+        ch3.check_augmentation_choice(for_shape, for_colour)
+
+
+# --- Exercises 3.5 (Barlow Twins) and 3.6 (one Sinkhorn-Knopp iteration), issue 25 ---------------------------
+
+def _bt_standardised(z, unbiased=False, dim=0):
+    return (z - z.mean(dim, keepdim=True)) / z.std(dim, unbiased=unbiased, keepdim=True)
+
+
+def _bt_from(c, lambd, on_weight=1.0, off_weight=None, square=True, reduce=torch.sum):
+    eye = torch.eye(len(c), dtype=torch.bool)
+    on = (1 - c.diagonal()) ** (2 if square else 1)
+    return reduce(torch.cat([on_weight * on, (lambd if off_weight is None else off_weight) * c[~eye] ** 2]))
+
+
+def _bt_right(z1, z2, lambd):   # Eq. 1 with Eq. 2's normalisation
+    return _bt_from(_bt_standardised(z1).T @ _bt_standardised(z2) / len(z1), lambd)
+
+
+def _bt_batchnorm(z1, z2, lambd):   # the official code: BatchNorm1d without affine (eps 1e-5)
+    bn = torch.nn.BatchNorm1d(z1.shape[1], affine=False).train()
+    return _bt_from(bn(z1).T @ bn(z2) / len(z1), lambd)
+
+
+def _bt_unbiased_both(z1, z2, lambd):   # unbiased std and a divisor N - 1: the same correlation
+    return _bt_from(_bt_standardised(z1, True).T @ _bt_standardised(z2, True) / (len(z1) - 1), lambd)
+
+
+def _bt_numpy(z1, z2, lambd):
+    a, b = z1.numpy().astype(np.float64), z2.numpy().astype(np.float64)
+    c = np.corrcoef(a, b, rowvar=False)[: a.shape[1], a.shape[1]:]
+    return np.sum((1 - np.diag(c)) ** 2) + lambd * (np.sum(c ** 2) - np.sum(np.diag(c) ** 2))
+
+
+def _bt_package(z1, z2, lambd):
+    from sslbook import losses
+    return losses.barlow_twins(z1, z2, lambd)
+
+
+@pytest.mark.parametrize("right", [_bt_right, _bt_batchnorm, _bt_unbiased_both, _bt_numpy, _bt_package])
+def test_barlow_twins_checker(right, capsys):
+    ch3.check_barlow_twins(right)
+    assert "Exercise 3.5 passed" in capsys.readouterr().out
+
+
+def _bt_wrong(corr, **kwargs):
+    return lambda z1, z2, lambd: _bt_from(corr(z1, z2), lambd, **kwargs)
+
+
+@pytest.mark.parametrize("wrong,match", [
+    (None, "not answered yet"),
+    (lambda z1, z2, lambd: None, "not answered yet"),
+    (_bt_wrong(lambda a, b: _bt_standardised(a, True).T @ _bt_standardised(b, True) / len(a)),
+     r"population standard deviation .*\(N - 1\) / N"),
+    (_bt_wrong(lambda a, b: a.T @ b / len(a)), "standardise each feature over the batch first"),
+    (_bt_wrong(lambda a, b: (a - a.mean(0)).T @ (b - b.mean(0)) / len(a)), "divide each feature by its standard"),
+    (_bt_wrong(lambda a, b: _bt_standardised(a, dim=1).T @ _bt_standardised(b, dim=1) / len(a)),
+     r"along the batch \(dim=0\)"),
+    (_bt_wrong(lambda a, b: _bt_standardised(a).T @ _bt_standardised(b)), "divide the cross-correlation by the batch"),
+    (lambda z1, z2, lambd: _bt_right(z1, z2, 0.005), "same loss for lambd = 0.005 and lambd = 0.1: multiply"),
+    (lambda z1, z2, lambd: _bt_right(z1, z1 + 0.7 * torch.randn(z1.shape, generator=torch.Generator().manual_seed(0)),
+                                     lambd), "use both views"),
+    (lambda z1, z2, lambd: _bt_from(_bt_standardised(z1).T @ _bt_standardised(z2) / len(z1), 1.0, on_weight=lambd),
+     "lambd weighs the off-diagonal term"),
+    (lambda z1, z2, lambd: _bt_right(z1, z2, lambd) / z1.shape[1] ** 2, "do not average them"),
+    (lambda z1, z2, lambd: _bt_right(z1, z2, lambd) + lambd * (
+        (_bt_standardised(z1).T @ _bt_standardised(z2) / len(z1)).diagonal() ** 2).sum(), "only the entries off"),
+    (lambda z1, z2, lambd: _bt_from(_bt_standardised(z1).T @ _bt_standardised(z2) / len(z1), lambd, square=False),
+     r"square the on-diagonal differences"),
+    (lambda z1, z2, lambd: _bt_standardised(z1).T @ _bt_standardised(z2), "must return one number"),
+    (lambda z1, z2, lambd: z1[5], "raised IndexError|must return one number"),
+])
+def test_barlow_twins_checker_wrong(wrong, match):
+    with pytest.raises(ExerciseError, match="Exercise 3.5: .*" + match):
+        ch3.check_barlow_twins(wrong)
+
+
+def _sk_right(q):
+    k, b = q.shape
+    q = q / q.sum(dim=1, keepdim=True) / k
+    return q / q.sum(dim=0, keepdim=True) / b
+
+
+def _sk_in_place(q):
+    k, b = q.shape
+    q /= q.sum(dim=1, keepdim=True) * k
+    q /= q.sum(dim=0, keepdim=True) * b
+    return q
+
+
+def _sk_paper(q):   # the u, r, c form of the paper's pseudo-code
+    k, b = q.shape
+    r, c = torch.ones(k, dtype=q.dtype) / k, torch.ones(b, dtype=q.dtype) / b
+    u = q.sum(dim=1)
+    q = q * (r / u).unsqueeze(1)
+    return q * (c / q.sum(dim=0)).unsqueeze(0)
+
+
+def _sk_numpy(q):
+    q = np.array(q.tolist(), dtype=np.float64)
+    q = q / q.sum(axis=1, keepdims=True) / q.shape[0]
+    return (q / q.sum(axis=0, keepdims=True) / q.shape[1]).tolist()
+
+
+@pytest.mark.parametrize("right", [_sk_right, _sk_in_place, _sk_paper, _sk_numpy, lambda q: _sk_right(q.float())])
+def test_sinkhorn_step_checker(right, capsys):
+    ch3.check_sinkhorn_step(right)
+    assert "Exercise 3.6 passed" in capsys.readouterr().out
+
+
+def _norm(q, dim, total):
+    return q / q.sum(dim=dim, keepdim=True) * total
+
+
+@pytest.mark.parametrize("wrong,match", [
+    (None, "not answered yet"),
+    (lambda q: None, "not answered yet"),
+    (lambda q: q, "Q came back unchanged"),
+    (lambda q: _norm(_norm(q, 0, 1 / q.shape[1]), 1, 1 / q.shape[0]), "scale the rows .prototypes. first"),
+    (lambda q: _norm(_norm(q, 1, 1), 0, 1), "not to 1"),
+    (lambda q: _sk_right(q) * q.shape[1], "not to 1"),          # the final Q *= B of the full algorithm
+    (lambda q: _norm(_norm(q, 1, 1 / q.shape[1]), 0, 1 / q.shape[0]), "the rows are the K prototypes"),
+    (lambda q: _norm(q, 1, 1 / q.shape[0]), "after scaling the rows, scale the columns"),
+    (lambda q: _norm(q, 0, 1 / q.shape[1]), "scale the rows to 1/K before the columns"),
+    (lambda q: _sk_right(q).T, r"expected a tensor shaped \(3, 5\)"),
+    (lambda q: _sk_right(q) + 0.01, "every column should sum to 1/B"),
+    (lambda q: q[10], "raised IndexError"),
+])
+def test_sinkhorn_step_checker_wrong(wrong, match):
+    with pytest.raises(ExerciseError, match="Exercise 3.6: .*" + match):
+        ch3.check_sinkhorn_step(wrong)

@@ -353,3 +353,20 @@ def test_info_nce_floor_lies_between_the_naive_floor_and_the_equal_embeddings_lo
 def test_info_nce_floor_rejects_bad_arguments(kwargs):
     with pytest.raises(ValueError, match="n must|temperature must"):
         losses.info_nce_floor(**kwargs)
+
+
+def test_triplet_squared_is_facenets_eq_1():
+    g = torch.Generator().manual_seed(3)
+    a, p, q = (F.normalize(torch.randn(12, 5, generator=g), dim=1) for _ in range(3))
+    want = sum(max(float(((a[i] - p[i]) ** 2).sum() - ((a[i] - q[i]) ** 2).sum()) + 0.2, 0.0) for i in range(12)) / 12
+    assert losses.triplet(a, p, q, margin=0.2, squared=True).item() == pytest.approx(want, abs=1e-6)
+    # the default is the non-squared form, PyTorch's TripletMarginLoss, which differs from it
+    assert losses.triplet(a, p, q, margin=0.2).item() == pytest.approx(
+        F.triplet_margin_loss(a, p, q, margin=0.2).item(), abs=1e-5)
+    assert losses.triplet(a, p, q, margin=0.2).item() != pytest.approx(want, abs=1e-3)
+
+
+def test_triplet_rejects_a_non_boolean_squared():
+    a = torch.randn(3, 2)
+    with pytest.raises(ValueError, match="squared must be True or False, got 'yes'"):
+        losses.triplet(a, a, a, squared="yes")

@@ -1,11 +1,12 @@
-"""Exercises of chapter 3: triplet loss, collapse detector, BERT's masking, which concept forms."""
+"""Exercises of chapter 3: the triplet loss (3.1), MoCo's momentum update (3.2), BERT's masking (3.3),
+the choice of augmentations for a task (3.4), the Barlow Twins loss (3.5) and one Sinkhorn-Knopp
+iteration of SwAV (3.6)."""
 
 from __future__ import annotations
 
 import math
 
 import torch
-import torch.nn.functional as F
 
 from ..masking import IGNORE_INDEX as _IGNORE
 from ._common import call as _call
@@ -59,45 +60,6 @@ def check_triplet(fn) -> None:
         _diagnose("3.1", value, where, hints, "Compare with torch.nn.functional.triplet_margin_loss.",
                   rel_tol=1e-4, abs_tol=1e-5, then=sweep)
     _passed("3.1", "triplet_loss agrees with torch.nn.functional.triplet_margin_loss for every margin tried.")
-
-
-def _spread(z, ddof=1):
-    return float(F.normalize(z.double(), dim=1).std(dim=0, correction=ddof).mean())
-
-
-@_checker("3.2")
-def check_collapse_std(fn) -> None:
-    """Exercise 3.2: ``fn(z)`` is the mean per-dimension std of L2-normalised embeddings
-    (the standard deviation with or without Bessel's correction)."""
-    g = torch.Generator().manual_seed(5)
-    healthy = torch.randn(512, 64, generator=g)
-    collapsed = torch.randn(1, 64, generator=g).repeat(512, 1) + 1e-4 * torch.randn(512, 64, generator=g)
-    scaled = healthy * torch.linspace(0.1, 10, 512).unsqueeze(1)
-    small = torch.randn(20, 16, generator=g) * torch.linspace(0.5, 4, 20).unsqueeze(1)
-    narrow = torch.randn(300, 3, generator=g) + torch.tensor([2.0, 0.0, 0.0])
-    cases = [("healthy", healthy), ("collapsed", collapsed), ("rescaled", scaled), ("20 x 16", small),
-             ("300 x 3", narrow)]
-    got = [_number("3.2", _call("3.2", fn, "collapse_std", z.clone()), "collapse_std") for _, z in cases]
-    if len({round(v, 9) for v in got}) == 1:
-        _fail("3.2", f"your collapse_std gives {got[0]:.4f} for every z, healthy or collapsed: compute the spread "
-                     "of the z you are given, not a fixed number.")
-    for (name, z), value in zip(cases, got):
-        right = _spread(z)
-        if any(math.isclose(value, _spread(z, ddof), rel_tol=1e-4, abs_tol=1e-6) for ddof in (0, 1)):
-            continue
-        where = f"on {name} embeddings ({z.shape[0]} x {z.shape[1]}) the value is {right:.4f}, got {value:.4f}"
-        if any(math.isclose(value, float(z.std(dim=0, correction=c).mean()), rel_tol=1e-3) for c in (0, 1)):
-            _fail("3.2", f"{where}: L2-normalise each embedding first, so that only directions count.")
-        if any(math.isclose(value, float(F.normalize(z, dim=1).std(dim=1, correction=c).mean()), rel_tol=1e-3)
-               for c in (0, 1)):
-            _fail("3.2", f"{where}: take the std over the samples (dim 0) for each dimension, then average the dimensions.")
-        if any(math.isclose(value, float(F.normalize(z, dim=0).std(dim=0, correction=c).mean()), rel_tol=1e-3)
-               for c in (0, 1)):
-            _fail("3.2", f"{where}: normalise each row (an embedding, dim=1), not each column.")
-        if math.isclose(value, 1 / math.sqrt(64), rel_tol=1e-2):
-            _fail("3.2", f"{where}: 1/sqrt(D) is what healthy embeddings give; compute the spread of the z you are given.")
-        _fail("3.2", f"{where}. Normalise the rows, take the std of each column, average the columns.")
-    _passed("3.2", f"collapse_std gives about 1/sqrt(64) = {1 / 8:.3f} for healthy embeddings and about 0 for collapsed ones.")
 
 
 def _pair(number, out, shape):
@@ -167,24 +129,220 @@ def _check_bert_randomness(fn):
                      "nothing from the global random state.")
 
 
-@_checker("3.4")
-def check_which_factor(answer, measured) -> None:
-    """Exercise 3.4: ``answer`` maps each augmentation setting to the factor its embedding clusters by.
+def _pair_of_nets(seed: int):
+    torch.manual_seed(seed)
+    query = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
+    key = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2)).requires_grad_(False)
+    return key, query
 
-    ``measured`` maps the same settings to ``{factor: NMI}`` as measured in the chapter.
-    """
-    if answer is None:
-        _unanswered("3.4", "answer is None.")
-    if not isinstance(answer, dict) or set(answer) != set(measured):
-        _fail("3.4", f"answer must be a dict with exactly the keys {sorted(measured)}, got "
-                     f"{sorted(map(str, answer)) if isinstance(answer, dict) else type(answer).__name__}")
-    for setting, nmi in measured.items():
-        right = max(nmi, key=nmi.get)
-        given = str(answer[setting]).strip().lower()
-        if not isinstance(answer[setting], str) or given not in {str(f).lower() for f in nmi}:
-            _fail("3.4", f"{setting}: {answer[setting]!r} is not one of the factors {sorted(nmi)}")
-        given = next(f for f in nmi if str(f).lower() == given)
-        if given != right:
-            _fail("3.4", f"{setting}: the measured NMI is higher for {right} "
-                         f"({nmi[right]:.2f}) than for {given} ({nmi[given]:.2f}).")
-    _passed("3.4", "you read which concept each augmentation lets form.")
+
+@_checker("3.2")
+def check_momentum_update(fn) -> None:
+    """Exercise 3.2: ``fn(query_model, key_model, m)`` (the order of :func:`sslbook.models.momentum_update`)
+    moves the key encoder towards the query encoder in place, ``k <- m k + (1 - m) q`` for every parameter,
+    and leaves the query encoder alone."""
+    if fn is None:
+        _unanswered("3.2", "momentum_update is None.")
+    for seed, m in ((0, 0.9), (1, 0.99), (2, 0.5), (3, 0.0)):
+        key, query = _pair_of_nets(seed)
+        k0 = [p.detach().clone() for p in key.parameters()]
+        q0 = [p.detach().clone() for p in query.parameters()]
+        out = _call("3.2", fn, "momentum_update", query, key, m)
+        k1 = [p.detach() for p in key.parameters()]
+        where = f"with m = {m}"
+        if not all(torch.equal(a, p.detach()) for a, p in zip(q0, query.parameters())):
+            _fail("3.2", f"{where} query_model's parameters changed: only the key encoder follows the query "
+                         "encoder; the query encoder moves by its optimiser alone.")
+        if all(torch.equal(a, b) for a, b in zip(k0, k1)):
+            if out is None:
+                _unanswered("3.2", "momentum_update left key_model unchanged and returned None.")
+            _fail("3.2", f"{where} key_model's parameters did not change: update them in place "
+                         "(p_k.mul_(m).add_(p_q, alpha=1 - m) under torch.no_grad()); the step uses the key "
+                         "encoder it holds, not a value you return.")
+        if any(p.requires_grad or p.grad_fn is not None for p in key.parameters()):
+            _fail("3.2", f"{where} key_model's parameters now carry gradient history: do the update under "
+                         "torch.no_grad(), since no gradient flows into the key encoder.")
+        right = [m * a + (1 - m) * b for a, b in zip(k0, q0)]
+        if all(torch.allclose(a, b, atol=1e-6) for a, b in zip(k1, right)):
+            continue
+        if all(torch.allclose(a, (1 - m) * b + m * c, atol=1e-6) for a, b, c in zip(k1, k0, q0)):
+            _fail("3.2", f"{where} the key moved to (1 - m) k + m q: m and 1 - m are swapped. With m close to 1 "
+                         "the key encoder keeps most of itself and takes only a little of the query encoder.")
+        if all(torch.allclose(a, b, atol=1e-6) for a, b in zip(k1, q0)):
+            _fail("3.2", f"{where} the key encoder became a copy of the query encoder: that is m = 0 whatever m "
+                         "you are given. Use k <- m k + (1 - m) q.")
+        updated = [torch.allclose(a, b, atol=1e-6) for a, b in zip(k1, right)]
+        if any(updated):
+            _fail("3.2", f"{where} only {sum(updated)} of the {len(updated)} parameter tensors were updated: loop "
+                         "over zip(key_model.parameters(), query_model.parameters()).")
+        _fail("3.2", f"{where} the key's parameters are not m k + (1 - m) q (the first weight should be "
+                     f"{right[0].flatten()[0].item():.4f}, got {k1[0].flatten()[0].item():.4f}): did you use the m "
+                     "you are given?")
+    _passed("3.2", "momentum_update moves the key encoder by 1 - m towards the query encoder, in place, without "
+                   "gradients, for every m tried.")
+
+
+_SETTINGS = {"none": "none", "geometric": "geometric", "colour": "colour", "color": "colour",
+             "geometric+colour": "geometric+colour", "colour+geometric": "geometric+colour",
+             "geometric+color": "geometric+colour", "color+geometric": "geometric+colour"}
+
+_WRONG = {
+    ("colour", "geometric+colour"): "colour jitter makes the two views of an image differ in colour, so the loss "
+        "pulls differently coloured versions of an image together and colour drops out of the clusters: "
+        "in this chapter NMI(colour) fell once colour was augmented. Keep colour shared by the views "
+        "and remove what the task does not need.",
+    ("colour", "colour"): "colour jitter alone makes the views differ in colour, so colour drops out of the "
+        "clusters, and colour is the one thing this task needs.",
+    ("colour", "none"): "with no augmentation the two views are the same image: any cue at all (even one pixel) "
+        "tells them from the other images, so nothing forces a concept. Augment away what the task does not "
+        "need (position, size, rotation) and leave colour alone.",
+    ("shape", "geometric"): "with geometric augmentation alone the views still share colour, a cue that matches "
+        "them without any shape, so nothing stops the encoder from grouping the images by colour. Add colour "
+        "jitter so that colour no longer identifies an image.",
+    ("shape", "colour"): "colour jitter alone leaves position, size and orientation shared by the two views, and "
+        "position is an easy shortcut. Choose the setting in which shape is the only cue the views share.",
+    ("shape", "none"): "with no augmentation the two views are the same image: any cue tells them apart, so "
+        "nothing forces the encoder towards shape.",
+}
+
+
+@_checker("3.4")
+def check_augmentation_choice(for_shape, for_colour) -> None:
+    """Exercise 3.4: the augmentation setting to pre-train with when the downstream task sorts the shapes
+    by shape (``for_shape``) and by colour (``for_colour``): one of ``"none"``, ``"geometric"``,
+    ``"colour"`` and ``"geometric+colour"``."""
+    answers = {}
+    for task, given in (("shape", for_shape), ("colour", for_colour)):
+        name = f"for_{task}"
+        if given is None:
+            _unanswered("3.4", f"{name} is None.")
+        key = given.strip().lower().replace(" ", "") if isinstance(given, str) else None
+        if key not in _SETTINGS:
+            _fail("3.4", f"{name} must be one of 'none', 'geometric', 'colour' or 'geometric+colour', got {given!r}")
+        answers[task] = _SETTINGS[key]
+    for task, right in (("colour", "geometric"), ("shape", "geometric+colour")):
+        if answers[task] != right:
+            _fail("3.4", f"for_{task} = {answers[task]!r}: {_WRONG[task, answers[task]]}")
+    _passed("3.4", "augment away what the task does not need, and keep shared what it does: geometric only for "
+                   "colour, geometric and colour for shape.")
+
+
+def _standardised(z, unbiased=False, dim=0):
+    return (z - z.mean(dim=dim, keepdim=True)) / z.std(dim=dim, unbiased=unbiased, keepdim=True)
+
+
+def _barlow_parts(c):   # the on-diagonal sum and the off-diagonal sum of squares
+    return ((1 - c.diagonal()) ** 2).sum(), (c ** 2).sum() - (c.diagonal() ** 2).sum()
+
+
+def _barlow(z1, z2, lambd):   # Zbontar et al., 2021, Eqs. 1-2
+    on, off = _barlow_parts(_standardised(z1.double()).T @ _standardised(z2.double()) / len(z1))
+    return float(on + lambd * off)
+
+
+@_checker("3.5")
+def check_barlow_twins(fn) -> None:
+    """Exercise 3.5: ``fn(z1, z2, lambd)`` is the Barlow Twins loss (Zbontar et al., 2021, Eq. 1) of two N x D
+    batches: each feature standardised over the batch (mean 0, population standard deviation, divisor N),
+    ``C = z1_norm.T @ z2_norm / N`` and ``sum_i (1 - C_ii)^2 + lambd * sum_{i != j} C_ij^2``."""
+    g = torch.Generator().manual_seed(35)
+    a, b, a2, b2 = (torch.randn(16, 4, generator=g) for _ in range(4))
+    cases = [({"z1": "a", "z2": "b", "lambd": lambd}, (a, a + 0.7 * b, lambd)) for lambd in (0.005, 0.1, 1.0)]
+    cases += [({"z1": "a2", "z2": "b", "lambd": 0.1}, (a2, a + 0.7 * b, 0.1)),
+              ({"z1": "a", "z2": "b2", "lambd": 0.1}, (a, b2, 0.1))]
+    for i, (n, d, lambd) in enumerate([(32, 8, 0.05), (5, 3, 0.5), (64, 2, 0.0051)]):
+        z = torch.randn(n, d, generator=g) * 3 + 1
+        cases.append(({"z1": i, "z2": i, "lambd": lambd}, (z, z + torch.randn(n, d, generator=g), lambd)))
+    got = [_number("3.5", _call("3.5", fn, "barlow_twins_loss", z1.clone(), z2.clone(), lambd), "barlow_twins_loss")
+           for _, (z1, z2, lambd) in cases]
+    right = [_barlow(*args) for _, args in cases]
+
+    def sweep():
+        _sweep("3.5", "barlow_twins_loss", [key for key, _ in cases], got, right,
+               {"lambd": "multiply the off-diagonal sum by lambd.", **dict.fromkeys(("z1", "z2"), "use both views: "
+                "C = z1_norm.T @ z2_norm / N.")}, what="loss", rel=1e-4)
+
+    for (_, (z1, z2, lambd)), value, want in zip(cases, got, right):
+        if math.isclose(value, want, rel_tol=1e-3, abs_tol=1e-5):   # BatchNorm1d's eps of 1e-5 passes
+            continue
+        z1, z2, n = z1.double(), z2.double(), len(z1)
+        c = _standardised(z1).T @ _standardised(z2) / n
+        on, off = _barlow_parts(c)
+        variants = [
+            (_standardised(z1, True).T @ _standardised(z2, True) / n, "standardise with the population standard "
+             "deviation (unbiased=False, divisor N): Algorithm 1's z.std(0) divides by N - 1 in PyTorch, which "
+             "leaves C_ii of identical views at (N - 1) / N instead of 1 (Eq. 2)."),
+            (z1.T @ z2 / n, "standardise each feature over the batch first: subtract its mean and divide by its "
+             "standard deviation, along dim=0."),
+            ((z1 - z1.mean(0)).T @ (z2 - z2.mean(0)) / n, "after subtracting the mean, divide each feature by "
+             "its standard deviation."),
+            (_standardised(z1, dim=1).T @ _standardised(z2, dim=1) / n, "standardise along the batch (dim=0), "
+             "each feature on its own, not each sample (dim=1)."),
+            (c * n, "divide the cross-correlation by the batch size N."),
+        ]
+        hints = [(sum(x * w for x, w in zip(_barlow_parts(cc), (1, lambd))), hint) for cc, hint in variants]
+        hints += [(lambd * on + off, "lambd weighs the off-diagonal term, not the on-diagonal one."),
+                  (on + lambd * (c ** 2).sum(), "the lambd term sums only the entries off the diagonal (j != i)."),
+                  ((1 - c.diagonal()).sum() + lambd * off, "square the on-diagonal differences: (1 - C_ii)^2."),
+                  ((on + lambd * off) / c.numel(), "sum the squared terms, do not average them.")]
+        where = f"for N = {n}, D = {z1.shape[1]}, lambd = {lambd} the loss is {want:.4f}, got {value:.4f}"
+        _diagnose("3.5", value, where, hints, "Standardise each feature over the batch, take C = z1_norm.T @ "
+                  "z2_norm / N, then sum (1 - C_ii)^2 plus lambd times the squares off the diagonal.",
+                  rel_tol=1e-4, abs_tol=1e-6, then=sweep)
+    _passed("3.5", "barlow_twins_loss agrees with Eq. 1 of Zbontar et al. for every batch and lambd tried.")
+
+
+def _scale(q, dim, total):
+    return q / (q.sum(dim=dim, keepdim=True) / total)
+
+
+def _sinkhorn_step(q):   # Caron et al., 2020, appendix A.1: rows (prototypes) to 1/K, then columns (samples) to 1/B
+    return _scale(_scale(q, 1, 1 / q.shape[0]), 0, 1 / q.shape[1])
+
+
+@_checker("3.6")
+def check_sinkhorn_step(fn) -> None:
+    """Exercise 3.6: ``fn(Q)`` is one Sinkhorn-Knopp iteration of SwAV (Caron et al., 2020, appendix A.1): ``Q``
+    is K x B (K prototypes by B samples, as in the paper's pseudo-code), positive and summing to 1; every row is
+    scaled to sum 1/K, then every column to sum 1/B; the new K x B matrix is returned."""
+    g = torch.Generator().manual_seed(36)
+    for k, b in [(3, 5), (4, 4), (6, 2), (2, 7)]:
+        q = torch.exp(2 * torch.randn(k, b, generator=g, dtype=torch.float64))
+        q /= q.sum()
+        got = _tensor("3.6", _call("3.6", fn, "sinkhorn_step", q.clone()), "sinkhorn_step", (k, b))
+        if torch.allclose(got, _sinkhorn_step(q), rtol=1e-5, atol=1e-10):
+            continue
+        where = f"for a {k} x {b} Q (K = {k} prototypes, B = {b} samples)"
+        hints = [
+            (q, "Q came back unchanged: scale its rows, then its columns, and return the result."),
+            (_scale(_scale(q, 0, 1 / b), 1, 1 / k), "scale the rows (prototypes) first, then the columns "
+             "(samples): the last scaling is the one whose sums come out exact."),
+            (_scale(_scale(q, 1, 1), 0, 1), "rows must sum to 1/K and columns to 1/B, not to 1, so that Q stays a "
+             "joint distribution that sums to 1."),
+            (_scale(_scale(q, 1, 1 / b), 0, 1 / k), "the rows are the K prototypes (sum 1/K) and the columns the "
+             "B samples (sum 1/B)."),
+            (_scale(q, 1, 1 / k), "after scaling the rows, scale the columns to 1/B."),
+            (_scale(q, 0, 1 / b), "scale the rows to 1/K before the columns."),
+        ]
+        for wrong, hint in hints:
+            if torch.allclose(got, wrong, rtol=1e-5, atol=1e-10):
+                _fail("3.6", f"{where}: {hint}")
+        sums = [round(v, 4) for v in got.sum(dim=0).tolist()]
+        _fail("3.6", f"{where}: every column should sum to 1/B = {1 / b:.4f}, got {sums}. Divide each row by its sum "
+                     "times K, then each column by its sum times B.")
+    _passed("3.6", "sinkhorn_step scales the rows (prototypes) to 1/K, then the columns (samples) to 1/B, every time.")
+
+
+# Retired exercises, kept so that a notebook copied before the change says where the exercise went.
+# They check nothing.
+def check_collapse_std(*args, **kwargs) -> None:
+    """Retired: exercise 3.2 is now MoCo's momentum update (:func:`check_momentum_update`)."""
+    _fail("3.2", "exercise 3.2 is now the momentum encoder: write momentum_update(query_model, key_model, m) and "
+                 "check it with sslbook.exercises.ch3.check_momentum_update(momentum_update). The collapse detector "
+                 "is sslbook.evaluate.embedding_std.")
+
+
+def check_which_factor(*args, **kwargs) -> None:
+    """Retired: exercise 3.4 is now the choice of augmentations (:func:`check_augmentation_choice`)."""
+    _fail("3.4", "exercise 3.4 now asks which augmentations to pre-train with for each task: check your answer "
+                 "with sslbook.exercises.ch3.check_augmentation_choice(for_shape, for_colour).")
