@@ -3,12 +3,15 @@
 The submissions are built from chapter 1's exercises (the fastest to run): the
 chapter's set-up cell and everything from "Exercise 1.1" on, as a student copy.
 Each executed notebook starts a kernel (about 8 s here), so the command runs on
-three notebooks in-process and on one through ``python -m sslbook.grade``.
+three notebooks in-process and on one through ``python -m sslbook.grade``. The
+attacks on the grader are in ``test_grade_attacks.py``; its parts (the data-only
+proxy, the sandbox, reading a check cell) in ``test_grade_parts.py``.
 """
 import contextlib
 import csv
 import io
 import os
+import re
 import subprocess
 import sys
 
@@ -16,7 +19,7 @@ import jupytext
 import nbformat
 import pytest
 
-from sslbook import exercises, grade, student
+from sslbook import exercises, grade, sandbox, student
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CHAPTER = "01_background"
@@ -113,8 +116,8 @@ TOTALS = ["alice: 2 of 2 passed", "bob: 0 of 2 passed", "carol: 0 of 2 passed",
 
 
 def table_rows(text):
-    """The data rows of a printed table, split on the column starts of its header."""
-    lines = text.splitlines()
+    """The data rows of a printed table, split on the column starts of its header (after the sandbox line)."""
+    lines = [line for line in text.splitlines() if not line.startswith("# sandbox: ")]
     header = lines[0]
     starts = [header.index(c) for c in grade.COLUMNS] + [None]
     rows = []
@@ -137,9 +140,20 @@ def graded(tmp_path_factory):
 def test_the_table_has_one_row_per_exercise_and_one_per_bad_submission(graded):
     status, out, err, _ = graded
     assert status == 0
-    assert out.splitlines()[0].split() == ["student", "chapter", "exercise", "status", "detail"]
+    mode = sandbox.isolation()
+    assert out.splitlines()[0] == f"# sandbox: {mode}: {sandbox.DESCRIPTIONS[mode]}"
+    assert out.splitlines()[1].split() == ["student", "chapter", "exercise", "status", "detail"]
     assert table_rows(out) == expected_rows()
-    assert "grading" in err and "01_background-checkpoint" not in err
+    assert "01_background-checkpoint" not in err
+    for name in ("alice", "bob", "carol"):   # one line per notebook with its time
+        assert re.search(rf"graded \S+/{name}/01_background.ipynb \({name}\) in \d+\.\d s", err), err
+
+
+def test_a_summary_per_exercise_shows_what_the_class_struggled_with(graded):
+    _, out, _, _ = graded
+    block = out.split("\nper exercise:\n")[1].split("\n\n")[0].splitlines()
+    assert block == ["exercise 1.1 (01_background): 1 of 3 passed; wrong 1, not answered 1",
+                     "exercise 1.2 (01_background): 1 of 3 passed; not answered 1, error 1"]
 
 
 def test_the_totals_count_passed_of_total_per_student(graded):
