@@ -11,18 +11,25 @@ draws (:func:`scores`), so that two representations can be compared draw by draw
 - :func:`tabular`: the Wisconsin breast cancer measurements: SCARF against the raw
   measurements and the untrained network.
 
-Each returns a :class:`Features`; nothing here downloads anything.
+Each returns a :class:`Features`; nothing here downloads anything. Beside the default probe,
+:func:`tuned_probe` chooses its regularisation by cross-validation inside the labelled set,
+:func:`fine_tune` trains every weight (the third protocol, after kNN and the linear probe), and
+:func:`retrieval_split` draws a gallery and queries that no network trained on.
 """
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+from scipy import sparse
 from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold
 
 from . import _validate, checkpoints, config, data, domains, evaluate, models, text
 
@@ -42,22 +49,136 @@ class Features:
     extra: dict
 
 
-def scores(features: Features, counts=COUNTS, *, repeats: int = 10, seed: int | None = None) -> dict:
+def scores(features: Features, counts=COUNTS, *, repeats: int = 10, seed: int | None = None, probe=None) -> dict:
     """``{name: {labels per class: accuracies}}``: the few-label probe of every representation
     on the same ``repeats`` label draws (:func:`sslbook.evaluate.few_label_scores`, draw ``r``
     with seed ``seed + r``; by default ``seed`` is :func:`sslbook.config.seed` ``(0)``), so that
     two representations can be compared draw by draw (:func:`sslbook.stats.paired`). A count at
     least the size of the smallest class uses every training label once (one score, which has
-    no interval)."""
+    no interval). ``probe`` is :func:`sslbook.evaluate.linear_probe` (standardised features,
+    C = 1) by default, or another ``probe(train_x, train_y, test_x, test_y)`` such as
+    :func:`tuned_probe`, the same for every representation."""
     seed = config.or_seed(seed)
+    probe = evaluate.linear_probe if probe is None else probe
     smallest = int(torch.as_tensor(features.y_train).bincount().min())
     out = {}
     for name, (tr, te) in features.reps.items():
         out[name] = {c: (evaluate.few_label_scores(tr, features.y_train, te, features.y_test, c,
-                                                   repeats=repeats, seed=seed) if c < smallest else
-                         np.array([evaluate.linear_probe(tr, features.y_train, te, features.y_test)]))
+                                                   repeats=repeats, seed=seed, probe=probe) if c < smallest else
+                         np.array([probe(tr, features.y_train, te, features.y_test)]))
                      for c in counts}
     return out
+
+
+#: The inverse regularisation strengths :func:`tuned_probe` chooses from.
+CS = (0.1, 1.0, 10.0, 100.0)
+
+
+def _rows(x, normalize: bool):
+    x = evaluate.flatten(x).astype(np.float64)
+    if normalize:
+        x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    return sparse.csr_matrix(x) if (x == 0).mean() > 0.9 else x   # wide TF-IDF rows: much faster sparse
+
+
+def tuned_probe(train_x, train_y, test_x, test_y, *, Cs=CS, folds: int = 3, normalize: bool = True,
+                max_iter: int = 2000) -> float:
+    """A logistic-regression probe tuned inside the labelled set, never on the test set: each row
+    L2-normalised when ``normalize`` (TF-IDF's own norm; no per-feature standardisation), then
+    the C of ``Cs`` with the best mean accuracy over a stratified ``folds``-fold cross-validation
+    of the training rows (``folds`` at most the size of the smallest class; on a tie the smaller C,
+    the stronger regularisation), refitted on every training row. With one labelled sample in
+    some class there is nothing to validate on, and C is 1. Rows with more than 90% zeros are
+    fitted as a sparse matrix. Returns the test accuracy.
+
+        >>> x = np.eye(4)[[0, 0, 0, 1, 1, 1]] + 0.1; y = np.array([0, 0, 0, 1, 1, 1])
+        >>> tuned_probe(x, y, x, y)
+        1.0
+    """
+    train_x, train_y = evaluate._features_labels(train_x, train_y, "train_")
+    test_x, test_y = evaluate._features_labels(test_x, test_y, "test_")
+    if test_x.shape[1] != train_x.shape[1]:
+        raise ValueError(f"test_x must have {train_x.shape[1]} features like train_x, got {test_x.shape[1]}")
+    if not Cs or not all(isinstance(c, (int, float)) and c > 0 for c in Cs):
+        raise ValueError(f"Cs must be a non-empty sequence of positive numbers, got {Cs!r}")
+    _validate.positive_int("folds", folds, minimum=2)
+    xtr, xte = _rows(train_x, normalize), _rows(test_x, normalize)
+    k = min(folds, int(np.bincount(np.unique(train_y, return_inverse=True)[1]).min()))
+    best = 1.0
+    if k >= 2:
+        split = list(StratifiedKFold(k).split(np.zeros(len(train_y)), train_y))
+        means = [np.mean([LogisticRegression(C=c, max_iter=max_iter).fit(xtr[a], train_y[a]).score(xtr[b], train_y[b])
+                          for a, b in split]) for c in sorted(Cs)]
+        best = sorted(Cs)[int(np.argmax(means))]
+    return float(LogisticRegression(C=best, max_iter=max_iter).fit(xtr, train_y).score(xte, test_y))
+
+
+def fine_tune(encoder: torch.nn.Module, x_train: torch.Tensor, y_train: torch.Tensor, x_test: torch.Tensor,
+              y_test: torch.Tensor, *, steps: int = 40, lr: float = 1e-3, batch_size: int = 128,
+              seed: int | None = None) -> float:
+    """Fine-tuning, the third protocol: a copy of ``encoder`` (N x C x H x W -> N x D) with a linear
+    head, every weight trained by Adam at ``lr`` on cross-entropy for ``steps`` steps of at most
+    ``batch_size`` labelled images (no augmentation; batch norm in training mode), then scored on
+    ``x_test``. ``encoder`` itself is not changed. ``seed`` (by default :func:`sslbook.config.seed`
+    ``(0)``) fixes the head's initialisation and the batches. From pre-trained weights and from
+    the same network untrained it measures what the pre-training buys: transfer, or, below the
+    untrained start, negative transfer. Returns the test accuracy.
+
+        >>> net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 3))
+        >>> 0 <= fine_tune(net, torch.rand(6, 1, 2, 2), torch.tensor([0, 1] * 3), torch.rand(4, 1, 2, 2),
+        ...                torch.tensor([0, 1] * 2), steps=2) <= 1
+        True
+    """
+    _validate.tensor("x_train", x_train, floating=True)
+    _validate.positive_int("steps", steps)
+    _validate.positive("lr", lr)
+    _validate.positive_int("batch_size", batch_size)
+    if len(x_train) != len(y_train):
+        raise ValueError(f"x_train and y_train must have the same length, got {len(x_train)} and {len(y_train)}")
+    seed = config.or_seed(seed)
+    torch.manual_seed(seed)
+    body = copy.deepcopy(encoder).eval()
+    with torch.no_grad():
+        width = body(x_train[:2]).shape[1]
+    classes, y = torch.unique(torch.as_tensor(y_train), return_inverse=True)
+    model = torch.nn.Sequential(body, torch.nn.Linear(width, len(classes))).train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    g = torch.Generator().manual_seed(seed)
+    size = min(batch_size, len(x_train))
+    with torch.enable_grad():
+        for _ in range(steps):
+            idx = torch.randperm(len(x_train), generator=g)[:size]
+            loss = torch.nn.functional.cross_entropy(model(x_train[idx]), y[idx])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    predicted = classes[evaluate.embed(model, x_test).argmax(1)]
+    return float((predicted == torch.as_tensor(y_test)).float().mean())
+
+
+def retrieval_split(labels, gallery_per_class: int, queries_per_class: int, seed: int | None = None):
+    """``(gallery, queries)``: disjoint index tensors, ``gallery_per_class`` and ``queries_per_class``
+    items of every class drawn at random (``seed``, by default :func:`sslbook.config.seed` ``(0)``).
+    Draw both from a split that no compared network trained on (chapter 6a: CIFAR-10's test split).
+
+        >>> g, q = retrieval_split(torch.tensor([0, 1] * 5), 3, 2)
+        >>> len(g), len(q), set(g.tolist()) & set(q.tolist())
+        (6, 4, set())
+    """
+    _validate.positive_int("gallery_per_class", gallery_per_class)
+    _validate.positive_int("queries_per_class", queries_per_class)
+    labels = torch.as_tensor(labels)
+    g = torch.Generator().manual_seed(config.or_seed(seed))
+    gallery, queries = [], []
+    for c in torch.unique(labels).tolist():
+        members = torch.nonzero(labels == c).flatten()
+        if len(members) < gallery_per_class + queries_per_class:
+            raise ValueError(f"gallery_per_class + queries_per_class must be at most the size of the smallest "
+                             f"class ({len(members)} for class {c}), got {gallery_per_class + queries_per_class}")
+        order = members[torch.randperm(len(members), generator=g)]
+        gallery.append(order[:gallery_per_class])
+        queries.append(order[gallery_per_class:gallery_per_class + queries_per_class])
+    return torch.sort(torch.cat(gallery)).values, torch.sort(torch.cat(queries)).values
 
 
 def curves(score_table: dict) -> dict:

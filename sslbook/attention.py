@@ -78,16 +78,25 @@ class PatchMaskedAutoencoder(nn.Module):
     This is not MAE: MAE's encoder never sees a mask token (see
     :class:`MaskedAutoencoder`). Input N x C x H x W and an N x P mask, output
     N x P x (C * patch * patch).
+
+    ``criterion`` is the pixel loss: ``"mse"`` (the default, the mean squared error MAE uses)
+    or ``"l1"`` (the mean absolute error, the loss SimMIM regresses raw pixels with).
+
+    >>> m = PatchMaskedAutoencoder(image_size=8, patch=2, dim=16, depth=1, heads=2, criterion="l1")
+    >>> m.loss(torch.rand(2, 1, 8, 8), torch.ones(2, 16, dtype=torch.bool)).ndim
+    0
     """
 
     def __init__(self, image_size: int = 8, channels: int = 1, patch: int = 2, dim: int = 64,
-                 depth: int = 2, heads: int = 4):
+                 depth: int = 2, heads: int = 4, criterion: str = "mse"):
         super().__init__()
         _validate.positive_int("image_size", image_size)
         _validate.positive_int("patch", patch)
         if image_size % patch:
             raise ValueError(f"patch must divide image_size ({image_size}), got {patch}")
+        _validate.one_of("criterion", criterion, ("mse", "l1"))
         self.image_size, self.channels, self.patch = image_size, channels, patch
+        self.criterion = criterion
         self.num_patches = (image_size // patch) ** 2
         patch_dim = channels * patch * patch
         self.embed = nn.Linear(patch_dim, dim)
@@ -111,10 +120,11 @@ class PatchMaskedAutoencoder(nn.Module):
         return self.norm(self.encoder(tokens)).mean(dim=1)
 
     def loss(self, images: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Mean squared error over the pixels of the masked patches only."""
+        """The mean error over the pixels of the masked patches only: squared (``criterion="mse"``)
+        or absolute (``criterion="l1"``, SimMIM's)."""
         target = patchify(images, self.patch)
-        pred = self(images, mask)
-        return ((pred - target) ** 2)[mask].mean()
+        error = self(images, mask) - target
+        return (error ** 2 if self.criterion == "mse" else error.abs())[mask].mean()
 
 
 def sincos_positions(grid: int, dim: int) -> torch.Tensor:

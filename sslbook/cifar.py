@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
+from sklearn.model_selection import train_test_split
 from torchvision.datasets import CIFAR10
 
 from . import _validate, config
@@ -23,6 +24,13 @@ from .data import load_digits
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+
+#: The validation split (:func:`validation_split`): this many of CIFAR-10's 50,000 training images,
+#: stratified (500 per class), drawn once with :data:`VALIDATION_SEED`. Every choice of a recipe is made
+#: on them (settings, learning curves); they are never pre-trained on and never train a probe.
+#: The seed is fixed, not shifted by ``SSLBOOK_SEED``: like the test split, the split is one draw.
+VALIDATION_SIZE = 5000
+VALIDATION_SEED = 0
 
 
 def safe_extract(archive, destination) -> Path:
@@ -135,6 +143,35 @@ def cifar10(split: str = "train", root=None, download: bool = True, timeout: flo
     cache.mkdir(parents=True, exist_ok=True)
     torch.save({"images": images, "labels": labels}, cached)
     return images, labels
+
+
+def validation_split(labels, size: int = VALIDATION_SIZE, seed: int = VALIDATION_SEED):
+    """Indices ``(fit, val)`` of the training split's labels: ``val`` is a stratified draw of
+    ``size`` images (each class keeps its share), ``fit`` the rest, both sorted. Pre-training and
+    probes use ``fit``; every choice is made on ``val``; the test split is scored once, at the end.
+
+    >>> fit, val = validation_split(torch.arange(100) % 10, size=20)
+    >>> len(fit), len(val), torch.bincount(torch.arange(100)[val] % 10).tolist()
+    (80, 20, [2, 2, 2, 2, 2, 2, 2, 2, 2, 2])
+    """
+    labels = torch.as_tensor(labels)
+    _validate.positive_int("size", size)
+    classes = int(labels.unique().numel())
+    if not classes <= size <= len(labels) - classes:
+        raise ValueError(f"size must leave every one of the {classes} classes in both parts: between "
+                         f"{classes} and {len(labels) - classes} for {len(labels)} labels, got {size}")
+    idx = np.arange(len(labels))
+    fit, val = train_test_split(idx, test_size=size, stratify=labels.numpy(), random_state=config.or_seed(seed))
+    return torch.as_tensor(np.sort(fit)), torch.as_tensor(np.sort(val))
+
+
+def cifar10_validation(root=None, size: int = VALIDATION_SIZE, seed: int = VALIDATION_SEED):
+    """CIFAR-10's training split as ``(x_fit, y_fit), (x_val, y_val)`` (uint8 images, long labels):
+    :func:`validation_split` of :func:`cifar10` ``("train")``. It never reads the test split, so a
+    tuning loop built on it cannot see a test image."""
+    x, y = cifar10("train", root)
+    fit, val = validation_split(y, size, seed)
+    return (x[fit], y[fit]), (x[val], y[val])
 
 
 @dataclass(frozen=True)

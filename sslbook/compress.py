@@ -40,6 +40,33 @@ def has_x86_kernels() -> bool:
     return platform.machine().lower() in X86_MACHINES
 
 
+#: CPU features with which oneDNN multiplies uint8 by int8 into 32-bit sums directly (VNNI, AMX).
+FULL_RANGE_FEATURES = ("avx512_vnni", "amx_int8")
+
+
+def int8_activation_levels() -> tuple[int, str]:
+    """How many levels :func:`quantize_int8` gives activations on this processor, and why.
+
+    oneDNN's int8 kernels on x86 processors without VNNI (``vpdpbusd``) or AMX multiply
+    uint8 activations by int8 weights with ``vpmaddubsw``, which adds two products into a
+    16-bit integer and saturates: with activations up to 255, large sums are clipped and
+    the kernels no longer compute what the quantized model says. torchao's
+    ``get_default_x86_inductor_quantization_config(reduce_range=True)`` keeps activations
+    in 0..127 (7 bits), where the pair cannot overflow. Returns ``(256, reason)`` where the
+    processor reports one of :data:`FULL_RANGE_FEATURES` (``torch.cpu.get_capabilities``),
+    else ``(128, reason)``.
+
+    >>> int8_activation_levels()[0] in (128, 256)
+    True
+    """
+    capabilities = torch.cpu.get_capabilities()
+    found = [name for name in FULL_RANGE_FEATURES if capabilities.get(name, False)]
+    if found:
+        return 256, f"this processor has {', '.join(found)}: uint8 activations use all 256 levels"
+    return 128, ("this processor has neither " + " nor ".join(FULL_RANGE_FEATURES) + ": oneDNN's int8 kernels add "
+                 "pairs of products in 16 bits, which can overflow, so activations keep 128 levels (reduce_range)")
+
+
 def size_bytes(model: nn.Module) -> int:
     """Bytes of ``model``'s ``state_dict`` as :func:`torch.save` writes it.
 
@@ -95,13 +122,18 @@ def _strip_unused(graph_module: torch.fx.GraphModule) -> None:
 
 
 @torch.no_grad()
-def quantize_int8(model: nn.Module, calibration: torch.Tensor) -> torch.fx.GraphModule:
+def quantize_int8(model: nn.Module, calibration: torch.Tensor,
+                  activation_levels: int | None = None) -> torch.fx.GraphModule:
     """An int8 copy of ``model`` by post-training static quantization (PT2E): the model is
     captured by ``torch.export`` (batch size free), the ``X86InductorQuantizer`` marks
     convolutions (batch norm folded) and linear layers, activation ranges are observed
     on the ``calibration`` batch (N x C x H x W, N >= 2, a few hundred real inputs), and
     ``convert_pt2e`` stores the weights in int8 (per output channel) with the activation
     scales. Pooling stays in float32 between the quantized layers.
+
+    ``activation_levels`` is 256 (uint8 activations, 0..255) or 128 (0..127, torchao's
+    ``reduce_range``); ``None`` takes :func:`int8_activation_levels`, the setting at which
+    this processor's int8 kernels compute what the model computes.
 
     The result runs on any CPU and computes what the int8 kernels compute (quantize,
     dequantize, then the float operator: the reference form); :func:`lower_x86` turns it
@@ -118,6 +150,10 @@ def quantize_int8(model: nn.Module, calibration: torch.Tensor) -> torch.fx.Graph
     _validate.tensor("calibration", calibration, floating=True)
     if len(calibration) < 2:
         raise ValueError(f"calibration must hold at least 2 inputs (the batch size stays free), got {len(calibration)}")
+    if activation_levels is None:
+        activation_levels = int8_activation_levels()[0]
+    if activation_levels not in (128, 256) or isinstance(activation_levels, bool):
+        raise ValueError(f"activation_levels must be 128 or 256 (or None for this processor's), got {activation_levels!r}")
     from torchao.quantization.pt2e import allow_exported_model_train_eval
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
     from torchao.quantization.pt2e.quantizer import x86_inductor_quantizer as x86
@@ -131,7 +167,8 @@ def quantize_int8(model: nn.Module, calibration: torch.Tensor) -> torch.fx.Graph
         raise ValueError(f"model cannot be exported for quantization ({type(error).__name__}: "
                          f"{str(error).splitlines()[0] if str(error) else ''}); pass the exportable part, "
                          "e.g. an nn.Sequential") from error
-    quantizer = x86.X86InductorQuantizer().set_global(x86.get_default_x86_inductor_quantization_config())
+    config = x86.get_default_x86_inductor_quantization_config(reduce_range=activation_levels == 128)
+    quantizer = x86.X86InductorQuantizer().set_global(config)
     for pooling in (nn.MaxPool2d, nn.AdaptiveAvgPool2d):   # float32 pooling: no dequantize-quantize pair around it
         quantizer.set_module_type_qconfig(pooling, None)
     prepared = prepare_pt2e(exported, quantizer)

@@ -1,34 +1,27 @@
 """Several processes, one contrastive batch: the pieces of torch.distributed the losses need.
 
-Under ``torchrun`` (or any ``torch.distributed`` process group) every process holds its own
-shard of the batch. A contrastive loss should still see the negatives of every process, so
-the embeddings are gathered. The gather must carry gradients back: each process's loss
-depends on every process's embeddings, so the gradient that reaches a process's embeddings
-is the *sum* over processes of the gradients of their losses. An all-gather that returns only
-the local gradient (as lightly's ``GatherLayer`` did until lightly#1528) trains a different
-loss than the one it computes.
+Under ``torchrun`` every process holds a shard of the batch; a contrastive loss should still see
+every process's negatives, so the embeddings are gathered, and the gather must carry gradients
+back: each process's loss depends on every process's embeddings, so the gradient that reaches a
+process's embeddings is the *sum* over processes (an all-gather that returns only the local
+gradient, as lightly's ``GatherLayer`` did until lightly#1528, trains another loss than it
+computes). With one process everything here is the identity. :func:`check_gather` checks a
+gathered loss on a few CPU processes against one process (chapter 7, section 7.4).
 
-With one process, or without an initialised process group, everything here is the identity.
-:func:`check_gather` starts a few CPU processes and checks a gathered loss against one process
-on the whole batch (chapter 7, section 7.4).
-
-This module is also the one reader of ``torchrun``'s variables (``WORLD_SIZE``, ``RANK``,
-``LOCAL_RANK``: :func:`launch`) and the one owner of "which device is mine" (:func:`device`:
-GPU number ``LOCAL_RANK`` of this machine under ``torchrun``). :func:`start` opens the process
-group (NCCL on GPUs, gloo on CPUs) after ``torch.cuda.set_device(LOCAL_RANK)``, and :func:`wrap`
-wraps a model in ``DistributedDataParallel`` with ``device_ids=[LOCAL_RANK]`` on a GPU::
+The one reader of ``WORLD_SIZE``, ``RANK``, ``LOCAL_RANK`` (:func:`launch`); :func:`device` is GPU
+``LOCAL_RANK`` under ``torchrun``; :func:`start` opens the group (NCCL on GPUs, gloo on CPUs) after
+``torch.cuda.set_device``; :func:`wrap` puts a model in DDP (``device_ids=[LOCAL_RANK]`` on a GPU)::
 
     started = distributed.start()                 # under torchrun; False (nothing to do) otherwise
     model = distributed.wrap(model.to(distributed.device()))
-    ...
-    if started:
-        distributed.stop()
+    ...                                           # train; then, if started: distributed.stop()
 """
 from __future__ import annotations
 
 import contextlib
 import os
 import tempfile
+import warnings
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -36,6 +29,11 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 from torch import nn
+
+try:  # PyTorch's differentiable collectives, to compare with the book's gather (check_gather)
+    import torch.distributed.nn.functional as dist_nn
+except ImportError:  # pragma: no cover - a build without torch.distributed
+    dist_nn = None
 
 
 def is_distributed() -> bool:
@@ -54,8 +52,7 @@ def rank() -> int:
 
 
 class Launch(NamedTuple):
-    """What ``torchrun`` told this process: its global ``rank``, its ``local_rank`` on this
-    machine and the ``world_size`` (the number of processes on every machine)."""
+    """What ``torchrun`` told this process: global ``rank``, ``local_rank`` here, ``world_size``."""
 
     rank: int
     local_rank: int
@@ -103,8 +100,7 @@ def device() -> torch.device:
     """The device this process should use: under ``torchrun`` with CUDA, GPU ``LOCAL_RANK``
     (``cuda:LOCAL_RANK``); one process with CUDA, ``cuda``; without CUDA, the CPU.
 
-    Every process of ``torchrun`` on a machine with N GPUs gets its own GPU; a process that put
-    its model on a bare ``cuda`` would use GPU 0, as would all the others. ``LOCAL_RANK`` beyond
+    A process on a bare ``cuda`` would use GPU 0, as would all the others. ``LOCAL_RANK`` beyond
     the GPUs present raises ``ValueError``.
 
     >>> device().type in ("cpu", "cuda")
@@ -125,10 +121,9 @@ def device() -> torch.device:
 def start(backend: str | None = None, init_method: str | None = None) -> bool:
     """Open the process group of a ``torchrun`` launch; returns whether it opened one.
 
-    Does nothing (returns False) for a single process or when a group is already open. Otherwise
-    it first makes GPU ``LOCAL_RANK`` this process's current device (``torch.cuda.set_device``,
-    which NCCL needs) and then joins the group: ``backend`` by default ``"nccl"`` with CUDA,
-    ``"gloo"`` without; ``init_method`` by default torchrun's ``env://``. Close it with :func:`stop`.
+    Nothing (False) for one process or an open group. Otherwise it makes GPU ``LOCAL_RANK`` the
+    current device (``torch.cuda.set_device``, which NCCL needs), then joins: ``backend`` by default
+    ``"nccl"`` with CUDA, ``"gloo"`` without; ``init_method`` by default ``env://``. See :func:`stop`.
 
     >>> start()                                   # a plain process: nothing to open
     False
@@ -156,9 +151,8 @@ def stop() -> None:
 
 @contextlib.contextmanager
 def rank_zero_first():
-    """A block that rank 0 runs first and the other processes after it (a barrier between):
-    rank 0 downloads, decodes or caches, the others then read its files. Without a process group
-    it just runs the block.
+    """A block that rank 0 runs first (downloads, decodes, caches) and the others after it, a
+    barrier between; without a process group it just runs the block.
 
     >>> with rank_zero_first():
     ...     pass
@@ -176,9 +170,8 @@ def rank_zero_first():
 def wrap(model: nn.Module) -> nn.Module:
     """``model`` in ``DistributedDataParallel`` when several processes run, else ``model`` itself.
 
-    DDP averages the gradients over the processes in the backward pass, so every process applies
-    the same update and the copies stay equal. On a GPU it gets ``device_ids=[LOCAL_RANK]`` (the
-    model must already be on :func:`device`); on the CPU no ``device_ids``.
+    DDP averages the gradients over the processes, so the copies stay equal. On a GPU it gets
+    ``device_ids=[LOCAL_RANK]`` (the model must already be on :func:`device`); on the CPU none.
 
     >>> net = torch.nn.Linear(2, 2)
     >>> wrap(net) is net                          # one process: unchanged
@@ -200,8 +193,7 @@ def wrap(model: nn.Module) -> nn.Module:
 
 
 class _GatherWithGrad(torch.autograd.Function):
-    """All-gather along dim 0 whose backward sums the incoming gradients over processes and
-    returns this process's slice."""
+    """All-gather along dim 0; the backward sums the gradients over processes, returns my slice."""
 
     @staticmethod
     def forward(ctx, x: torch.Tensor) -> torch.Tensor:
@@ -221,9 +213,8 @@ class _GatherWithGrad(torch.autograd.Function):
 def gather(x: torch.Tensor) -> torch.Tensor:
     """Every process's ``x`` (B x ...), concatenated in rank order: (world size * B) x ....
 
-    Every process must pass the same shape. Gradients flow back to every process's ``x``:
-    the backward pass sums them over processes (see the module's docstring). Without a
-    process group it returns ``x`` itself.
+    Every process must pass the same shape. The backward pass sums the gradients over processes
+    (see the module's docstring). Without a process group it returns ``x`` itself.
 
     >>> gather(torch.ones(2, 3)).shape
     torch.Size([2, 3])
@@ -236,8 +227,7 @@ def gather(x: torch.Tensor) -> torch.Tensor:
 
 
 def gather_no_grad(x: torch.Tensor) -> torch.Tensor:
-    """Every process's ``x``, concatenated in rank order, without gradients (for MoCo's keys,
-    which enter the queue detached). Without a process group it returns ``x`` detached."""
+    """Every process's ``x`` in rank order, without gradients (MoCo's keys); one process: ``x`` detached."""
     if not isinstance(x, torch.Tensor) or x.ndim < 1:
         raise ValueError(f"x must be a tensor with a batch dimension, got {type(x).__name__}")
     if not is_distributed():
@@ -248,8 +238,7 @@ def gather_no_grad(x: torch.Tensor) -> torch.Tensor:
 
 
 class _GatherLocalGradOnly(torch.autograd.Function):
-    """The bug, kept to show it: an all-gather whose backward returns this process's slice of
-    its own gradient only, dropping what the other processes' losses owe to its embeddings."""
+    """The bug, kept to show it: the backward keeps this process's own gradient only."""
 
     @staticmethod
     def forward(ctx, x: torch.Tensor) -> torch.Tensor:
@@ -261,36 +250,51 @@ class _GatherLocalGradOnly(torch.autograd.Function):
         return grad[start:start + ctx.rows]
 
 
-_gather_function = _GatherWithGrad          # what gather() uses; _check_worker swaps in the bug
+class _TorchGather:
+    """PyTorch's differentiable ``torch.distributed.nn.functional.all_gather`` (deprecated in 2.14)."""
+
+    @staticmethod
+    def apply(x: torch.Tensor) -> torch.Tensor:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            return torch.cat(dist_nn.all_gather(x))
 
 
-def _check_data(n: int, dim: int, seed: int):
+_gather_function = _GatherWithGrad          # what gather() uses; _check_worker swaps in the others
+
+#: The runs of :func:`check_gather`: (name, gather, BatchNorm in the network, own views as anchors).
+_VARIANTS = (("right", _GatherWithGrad, False, True), ("local_only", _GatherLocalGradOnly, False, True),
+             ("torch", _TorchGather, False, True), ("batchnorm", _GatherWithGrad, True, True),
+             ("all_anchors", _GatherLocalGradOnly, False, False))
+
+
+def _check_data(n: int, dim: int, seed: int, batchnorm: bool = False):
     g = torch.Generator().manual_seed(seed)
     x1, x2 = (torch.randn(n, dim, generator=g, dtype=torch.float64) for _ in range(2))
     torch.manual_seed(seed + 1)
-    return torch.nn.Linear(dim, 4).double(), x1, x2
+    return nn.Sequential(nn.Linear(dim, 4), *([nn.BatchNorm1d(4)] if batchnorm else [])).double().train(), x1, x2
 
 
-def _loss_and_grads(loss_fn, net, x1, x2, **kwargs):
+def _loss_and_grads(loss_fn, net, x1, x2):
     net.zero_grad()
-    loss = loss_fn(net(x1), net(x2), **kwargs)
+    loss = loss_fn(*net(torch.cat([x1, x2])).chunk(2))      # both views in one forward pass, as the book's steps
     loss.backward()
     return loss.detach(), [p.grad.clone() for p in net.parameters()]
 
 
 def _check_worker(rank: int, world: int, init: str, out: str, loss_fn, n: int, dim: int, seed: int) -> None:
-    """One process of :func:`check_gather`: its shard, the gathered loss, DDP's averaged gradients,
-    once with the right gather and once with the local-gradient-only one."""
+    """One process of :func:`check_gather`: its shard's loss and DDP's mean gradients, per variant."""
     global _gather_function
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world)
     try:
-        net, x1, x2 = _check_data(n, dim, seed)
-        shard = slice(rank * n // world, (rank + 1) * n // world)
-        result = {}
-        for name, function in (("right", _GatherWithGrad), ("local_only", _GatherLocalGradOnly)):
+        shard, result = slice(rank * n // world, (rank + 1) * n // world), {}
+        for name, function, batchnorm, own_anchors in _VARIANTS:
             _gather_function = function
-            loss, grads = _loss_and_grads(loss_fn, net, x1[shard], x2[shard], gather=True)
+            net, x1, x2 = _check_data(n, dim, seed, batchnorm)
+            fn = ((lambda a, b: loss_fn(a, b, gather=True)) if own_anchors     # anchors: my views only
+                  else (lambda a, b: loss_fn(gather(a), gather(b))))          # anchors: every view, on every process
+            loss, grads = _loss_and_grads(fn, net, x1[shard], x2[shard])
             for g in [loss, *grads]:                    # DDP averages gradients; the loss, to report it
                 dist.all_reduce(g)
                 g /= world
@@ -305,14 +309,15 @@ def _check_worker(rank: int, world: int, init: str, out: str, loss_fn, n: int, d
 def check_gather(loss_fn: Callable, world_size: int = 2, n: int = 8, dim: int = 5, seed: int = 0) -> dict:
     """Run ``loss_fn`` on ``world_size`` CPU processes (gloo) and on one, and compare.
 
-    ``loss_fn(z1, z2, gather=True)`` must be a module-level function (the processes import it),
-    e.g. :func:`sslbook.losses.info_nce`. A linear layer (``dim`` -> 4, float64) embeds two views
-    ``x1, x2`` (n x dim) of ``n`` samples; each process takes ``n / world_size`` of them and the
-    gradients are averaged over processes, as ``DistributedDataParallel`` does. Returns
-    ``loss_one`` and ``loss_many`` (the mean of the processes' losses), ``loss_gap`` (their
-    difference), ``grad_scale`` (the largest gradient entry of one process), ``grad_gap`` (the
-    largest difference of a gradient entry) and ``grad_gap_local_only``, the same with a gather
-    that keeps only the local gradient (lightly's ``GatherLayer`` before lightly#1528).
+    ``loss_fn(z1, z2, gather=True)`` must be a module-level function (e.g.
+    :func:`sslbook.losses.info_nce`). A linear layer (``dim`` -> 4, float64) embeds two views
+    (n x dim) of ``n`` samples; each process takes ``n / world_size`` of them and the gradients are
+    averaged, as DDP does. Returns ``loss_one``, ``loss_many`` (the processes' mean), ``loss_gap``,
+    ``grad_scale`` (one process's largest gradient entry), ``grad_gap`` (the largest difference of
+    an entry); ``grad_gap_local_only`` for a gather that keeps only the local gradient;
+    ``grad_gap_torch`` for PyTorch's ``all_gather``; ``grad_gap_all_anchors`` for the local-only
+    gather when every process takes *every* view as an anchor (times world_size, which DDP's mean
+    divides by); ``loss_gap_batchnorm``, ``grad_gap_batchnorm`` with a BatchNorm layer after the linear one.
 
     >>> from sslbook import losses
     >>> check_gather(losses.info_nce)["grad_gap"] < 1e-10    # doctest: +SKIP
@@ -324,19 +329,21 @@ def check_gather(loss_fn: Callable, world_size: int = 2, n: int = 8, dim: int = 
         raise ValueError(f"world_size must be an integer >= 2, got {world_size!r}")
     if not isinstance(n, int) or n < 2 or n % world_size:
         raise ValueError(f"n must be a multiple of world_size ({world_size}) and >= 2, got {n!r}")
-    net, x1, x2 = _check_data(n, dim, seed)
-    loss_one, grads_one = _loss_and_grads(loss_fn, net, x1, x2)
+    one = {bn: _loss_and_grads(loss_fn, *_check_data(n, dim, seed, bn)) for bn in (False, True)}
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "result.pt")
         mp.spawn(_check_worker, args=(world_size, f"file://{os.path.join(tmp, 'rendezvous')}", out, loss_fn,
                                       n, dim, seed), nprocs=world_size, join=True)
         result = torch.load(out, weights_only=True)
 
-    def gap(grads):
-        return max(float((a - b).abs().max()) for a, b in zip(grads, grads_one))
+    def gap(name, w=1):                      # w: the factor the gradients are multiplied by first
+        return max(float((w * a - b).abs().max()) for a, b in zip(result[name]["grads"], one[name == "batchnorm"][1]))
 
-    return {"world_size": world_size, "loss_one": float(loss_one), "loss_many": float(result["right"]["loss"]),
-            "loss_gap": abs(float(result["right"]["loss"] - loss_one)),
-            "grad_scale": max(float(g.abs().max()) for g in grads_one),
-            "grad_gap": gap(result["right"]["grads"]), "grad_gap_local_only": gap(result["local_only"]["grads"])}
-
+    loss_one = float(one[False][0])
+    return {"world_size": world_size, "loss_one": loss_one, "loss_many": float(result["right"]["loss"]),
+            "loss_gap": abs(float(result["right"]["loss"]) - loss_one),
+            "grad_scale": max(float(g.abs().max()) for g in one[False][1]), "grad_gap": gap("right"),
+            "grad_gap_local_only": gap("local_only"), "grad_gap_torch": gap("torch"),
+            "grad_gap_all_anchors": gap("all_anchors", world_size),
+            "loss_gap_batchnorm": abs(float(result["batchnorm"]["loss"] - one[True][0])),
+            "grad_gap_batchnorm": gap("batchnorm")}

@@ -5,27 +5,30 @@ unseen labels do?*:
 
 - :func:`cluster_nmi`: k-means with one cluster per class, scored by normalised
   mutual information against the labels. No label is used to form the clusters.
+  :func:`cluster_ami` scores the same clusters corrected for chance.
 - :func:`linear_probe` and :func:`few_label_probe`: a logistic regression on
   frozen features, with all labels or only a few per class.
 - :func:`knn_accuracy`: the majority label of the k nearest training features.
+
+The label-free signals of an embedding (positive ranks, collapse, alignment and
+uniformity) are in :mod:`sslbook.geometry`, re-exported here.
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 import torch
 from sklearn.cluster import KMeans
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import normalized_mutual_info_score
+from sklearn.metrics import adjusted_mutual_info_score, normalized_mutual_info_score
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from . import _validate, config
 from .data import few_labels
-from .losses import positive_index
+from .geometry import (alignment, embedding_std, positive_ranks, rank_signals,  # noqa: F401 (re-exported)
+                       uniformity)
 
 
 def _features_labels(x, y, prefix: str = ""):
@@ -62,10 +65,11 @@ def flatten(x) -> np.ndarray:
 
 
 def linear_probe(train_x, train_y, test_x, test_y, *, max_iter: int = 2000, C: float = 1.0,
-                 solver: str = "sklearn") -> float:
+                 solver: str = "sklearn", standardize: bool = True) -> float:
     """Accuracy on the test set of a logistic regression trained on frozen features.
 
-    The features are standardised with statistics of the training set only.
+    The features are standardised with statistics of the training set only (``standardize=False``
+    fits them as they are, for sparse or pre-normalised features such as TF-IDF).
     Arrays or tensors: ``train_x`` N x D (or N x C x H x W, flattened), ``train_y`` N.
 
     ``solver="sklearn"`` fits scikit-learn's ``LogisticRegression`` (L-BFGS in
@@ -84,20 +88,22 @@ def linear_probe(train_x, train_y, test_x, test_y, *, max_iter: int = 2000, C: f
     if test_x.shape[1] != train_x.shape[1]:
         raise ValueError(f"test_x must have {train_x.shape[1]} features like train_x, got {test_x.shape[1]}")
     if solver == "torch":
-        return _torch_probe(train_x, train_y, test_x, test_y, max_iter, C)
-    clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=max_iter, C=C))
+        return _torch_probe(train_x, train_y, test_x, test_y, max_iter, C, standardize)
+    scaler = [StandardScaler()] if standardize else []
+    clf = make_pipeline(*scaler, LogisticRegression(max_iter=max_iter, C=C))
     clf.fit(train_x, train_y)
     return float(clf.score(test_x, test_y))
 
 
-def _torch_probe(train_x, train_y, test_x, test_y, max_iter: int, C: float) -> float:
+def _torch_probe(train_x, train_y, test_x, test_y, max_iter: int, C: float, standardize: bool = True) -> float:
     """Multinomial logistic regression by torch's L-BFGS (see :func:`linear_probe`)."""
     classes, y = np.unique(train_y, return_inverse=True)
     xtr = torch.as_tensor(train_x, dtype=torch.float32)
     xte = torch.as_tensor(test_x, dtype=torch.float32)
-    mean, std = xtr.mean(0), xtr.std(0, correction=0)
-    std = torch.where(std > 0, std, torch.ones_like(std))  # a constant feature stays 0, as in StandardScaler
-    xtr, xte = (xtr - mean) / std, (xte - mean) / std
+    if standardize:
+        mean, std = xtr.mean(0), xtr.std(0, correction=0)
+        std = torch.where(std > 0, std, torch.ones_like(std))  # a constant feature stays 0, as in StandardScaler
+        xtr, xte = (xtr - mean) / std, (xte - mean) / std
     y = torch.as_tensor(y, dtype=torch.long)
     w = torch.zeros(xtr.shape[1], len(classes), requires_grad=True)
     b = torch.zeros(len(classes), requires_grad=True)
@@ -131,6 +137,15 @@ def knn_accuracy(train_x, train_y, test_x, test_y, *, k: int = 5, metric: str = 
     return float(clf.score(test_x, test_y))
 
 
+def _clusters_and_labels(x, y, n_clusters, seed, n_init, normalize):
+    x, y = _features_labels(x, y)
+    k = len(np.unique(y)) if n_clusters is None else n_clusters
+    _validate.positive_int("n_clusters", k, minimum=2)
+    if k > len(x):
+        raise ValueError(f"n_clusters must be at most the number of samples ({len(x)}), got {k}")
+    return kmeans(x, k, seed=seed, n_init=n_init, normalize=normalize), y
+
+
 def cluster_nmi(x, y, n_clusters: int | None = None, *, seed: int | None = None, n_init: int = 10,
                 normalize: bool = True) -> float:
     """Normalised mutual information between k-means clusters of ``x`` and labels ``y``.
@@ -139,13 +154,34 @@ def cluster_nmi(x, y, n_clusters: int | None = None, *, seed: int | None = None,
     features, L2-normalised first when ``normalize`` is true, so that raw
     pixels and learned features are clustered the same way. 1.0 means the
     clusters are exactly the classes; 0.0 means they share no information.
+    NMI is not corrected for chance: unrelated clusterings score above 0, the
+    more so the fewer samples per cluster (Vinh et al. 2010); see :func:`cluster_ami`.
     """
-    x, y = _features_labels(x, y)
-    k = len(np.unique(y)) if n_clusters is None else n_clusters
-    _validate.positive_int("n_clusters", k, minimum=2)
-    if k > len(x):
-        raise ValueError(f"n_clusters must be at most the number of samples ({len(x)}), got {k}")
-    return float(normalized_mutual_info_score(y, kmeans(x, k, seed=seed, n_init=n_init, normalize=normalize)))
+    clusters, y = _clusters_and_labels(x, y, n_clusters, seed, n_init, normalize)
+    return float(normalized_mutual_info_score(y, clusters))
+
+
+def cluster_ami(x, y, n_clusters: int | None = None, *, seed: int | None = None, n_init: int = 10,
+                normalize: bool = True) -> float:
+    """Adjusted mutual information between k-means clusters of ``x`` and labels ``y``.
+
+    The same clusters as :func:`cluster_nmi` with the same arguments (same
+    ``seed``), scored by scikit-learn's ``adjusted_mutual_info_score``
+    (Vinh et al. 2010; arithmetic-mean normalisation, as for the NMI):
+
+        AMI = (I(Y; C) - E[I]) / (mean(H(Y), H(C)) - E[I]),
+
+    where E[I] is the mutual information expected between two random
+    groupings with the same cluster sizes (hypergeometric model). 1.0 means
+    the clusters are the classes; about 0.0 (it can be slightly negative)
+    means they agree no more than chance.
+
+    >>> x = np.array([[1.0, 0], [0.9, 0.1], [0, 1.0], [0.1, 0.9]])
+    >>> round(cluster_ami(x, np.array([0, 0, 1, 1]), seed=0), 6)
+    1.0
+    """
+    clusters, y = _clusters_and_labels(x, y, n_clusters, seed, n_init, normalize)
+    return float(adjusted_mutual_info_score(y, clusters))
 
 
 def kmeans(x, k: int, *, seed: int | None = None, n_init: int = 10, normalize: bool = True) -> np.ndarray:
@@ -166,17 +202,20 @@ def kmeans(x, k: int, *, seed: int | None = None, n_init: int = 10, normalize: b
 
 
 def few_label_scores(train_x, train_y, test_x, test_y, per_class: int = 5, *, repeats: int = 10,
-                     seed: int | None = None) -> np.ndarray:
+                     seed: int | None = None, probe=None) -> np.ndarray:
     """Linear-probe accuracy of each of ``repeats`` random draws of ``per_class`` labelled
     training samples per class. Draw ``r`` uses seed ``seed + r``, so two representations
     of the same samples scored with the same seed see the same labelled samples: their
-    scores are paired, draw by draw."""
+    scores are paired, draw by draw. The draws are nested: draw ``r``'s 5 per class are among
+    its 10. ``probe(train_x, train_y, test_x, test_y) -> accuracy`` is :func:`linear_probe` by
+    default (e.g. :func:`sslbook.applications.tuned_probe`)."""
     train_x, train_y = _features_labels(train_x, train_y, "train_")
     _validate.positive_int("repeats", repeats)
+    probe = linear_probe if probe is None else probe
     scores = []
     for r in range(repeats):
         idx = few_labels(torch.as_tensor(train_y), per_class, seed=config.or_seed(seed) + r).numpy()
-        scores.append(linear_probe(train_x[idx], train_y[idx], test_x, test_y))
+        scores.append(probe(train_x[idx], train_y[idx], test_x, test_y))
     return np.array(scores)
 
 
@@ -232,27 +271,6 @@ def concept_report(representations: dict, train_y, test_y, *, per_class: int = 5
     return report
 
 
-def positive_ranks(z1, z2) -> tuple[float, float]:
-    """Readable contrastive training signals: ``(top-1 accuracy, mean rank)`` of the positive.
-
-    Over the 2N views, each anchor ranks the other 2N - 1 views by cosine
-    similarity; rank 1 means its positive (the other view of the same sample)
-    is the most similar. Top-1 is the fraction of anchors with rank 1; chance
-    is 1 / (2N - 1), and the mean rank of a random encoder is about N.
-    """
-    z1 = torch.as_tensor(z1, dtype=torch.float32)
-    z2 = torch.as_tensor(z2, dtype=torch.float32)
-    if z1.ndim != 2 or z1.shape != z2.shape or len(z1) < 2:
-        raise ValueError(f"z1 and z2 must be N x D of the same shape with N >= 2, got "
-                         f"{tuple(z1.shape)} and {tuple(z2.shape)}")
-    n = len(z1)
-    z = torch.nn.functional.normalize(torch.cat([z1, z2]), dim=1)
-    sim = (z @ z.T).fill_diagonal_(float("-inf"))
-    pos_sim = sim[torch.arange(2 * n), positive_index(n)]
-    rank = 1 + (sim > pos_sim.unsqueeze(1)).sum(dim=1).float()
-    return float((rank == 1).float().mean()), float(rank.mean())
-
-
 def precision_at_k(query_x, query_y, gallery_x, gallery_y, *, k: int = 10) -> float:
     """Retrieval: the mean share of each query's ``k`` most cosine-similar gallery items
     that have the query's class (precision at k). Chance is the share of the class.
@@ -294,57 +312,3 @@ def adapt_batchnorm(encoder: torch.nn.Module, x: torch.Tensor, batch_size: int =
     for m in norms:
         m.momentum = 0.1
     return encoder.eval()
-
-
-def rank_signals(z1, z2) -> dict[str, float]:
-    """:func:`positive_ranks` as ``{"top1": ..., "mean_rank": ...}``: a ``monitor`` for
-    the step functions of :mod:`sslbook.train`."""
-    top1, mean_rank = positive_ranks(z1, z2)
-    return {"top1": top1, "mean_rank": mean_rank}
-
-
-def embedding_std(z) -> float:
-    """Mean over dimensions of the standard deviation of L2-normalised embeddings.
-
-    A collapse detector (Chen and He, 2021): for healthy D-dimensional embeddings
-    spread over the sphere it is about ``1 / sqrt(D)``; when every input maps to
-    the same vector it falls to 0.
-    """
-    z = torch.as_tensor(z, dtype=torch.float32)
-    if z.ndim != 2 or len(z) < 2:
-        raise ValueError(f"z must be N x D with N >= 2, got shape {tuple(z.shape)}")
-    return float(torch.nn.functional.normalize(z, dim=1).std(dim=0).mean())
-
-
-def _unit_rows(name: str, z) -> torch.Tensor:
-    z = torch.as_tensor(z, dtype=torch.float32) if not torch.is_tensor(z) else z
-    if z.ndim != 2 or len(z) < 2:
-        raise ValueError(f"{name} must be N x D with N >= 2, got shape {tuple(z.shape)}")
-    if not torch.isfinite(z).all():
-        raise ValueError(f"{name} contains NaN or infinite values")
-    return torch.nn.functional.normalize(z, dim=1)
-
-
-def alignment(z1, z2, alpha: float = 2.0) -> float:
-    """Alignment of positive pairs (Wang and Isola, 2020): ``E ||f(x) - f(y)||^alpha``.
-
-    ``z1[i]`` and ``z2[i]`` embed two views of sample i; both are L2-normalised
-    first. 0 means every pair coincides; lower is better.
-    """
-    _validate.positive("alpha", alpha)
-    a, b = _unit_rows("z1", z1), _unit_rows("z2", z2)
-    if a.shape != b.shape:
-        raise ValueError(f"z1 and z2 must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
-    return float((a - b).norm(dim=1).pow(alpha).mean())
-
-
-def uniformity(z, t: float = 2.0) -> float:
-    """Uniformity on the hypersphere (Wang and Isola, 2020): ``log E exp(-t ||f(x) - f(y)||^2)``.
-
-    Over all pairs of distinct rows of ``z`` (L2-normalised first). Lower is
-    more uniform; a collapsed embedding scores 0, the highest possible value.
-    """
-    _validate.positive("t", t)
-    u = _unit_rows("z", z)
-    sq = torch.pdist(u).pow(2)
-    return float(torch.logsumexp(-t * sq, dim=0) - math.log(len(sq)))

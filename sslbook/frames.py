@@ -3,6 +3,8 @@ in the page, so that the rendered book (a static site) can be explored offline."
 
 from __future__ import annotations
 
+from html import escape as _escape
+
 import ipywidgets as w
 
 from .plots import to_png as _png
@@ -47,11 +49,15 @@ class FrameExplorer:
         if value not in frames:
             raise ValueError(f"value must be one of {list(self.options)}, got {value!r}")
         self.frames = {k: _frame_png(v) for k, v in frames.items()}
-        children = [w.VBox([w.HTML(html), w.Image(value=png, format="png")]) for png, html in self.frames.values()]
+        # The option's full name heads its frame: the slider's own readout is a fixed-width box that
+        # cuts long names off on the page ("SimCLR enc"), so the slider shows none.
+        children = [w.VBox([w.HTML(f"<b>{_escape(description)}: {_escape(str(option))}</b>"), w.HTML(html),
+                            w.Image(value=png, format="png")])
+                    for option, (png, html) in self.frames.items()]
         start = self.options.index(value)
         self.stack = w.Stack(children, selected_index=start)
         self.control = w.SelectionSlider(options=list(self.options), value=value, description=description,
-                                         continuous_update=True)
+                                         continuous_update=True, readout=False)
         self.link = w.jslink((self.control, "index"), (self.stack, "selected_index"))
         row = [self.control]
         if play:

@@ -38,12 +38,14 @@ def nearest(query: torch.Tensor, gallery: torch.Tensor, k: int = 5, exclude_self
 
 
 @torch.no_grad()
-def occlusion_map(encoder: torch.nn.Module, image: torch.Tensor, patch: int = 8, fill: float = 0.0) -> torch.Tensor:
+def occlusion_map(encoder: torch.nn.Module, image: torch.Tensor, patch: int = 8, fill: float = 0.5) -> torch.Tensor:
     """How much the features of ``image`` (C x H x W) change when each non-overlapping
     ``patch`` x ``patch`` square is replaced by ``fill``: ``1 - cos(f(image), f(occluded))``,
     a map of ceil(H / patch) x ceil(W / patch) values in [0, 2]. Large values mark the
     regions the features depend on. ``encoder`` maps N x C x H x W to N x D and is put in
-    evaluation mode.
+    evaluation mode. The default ``fill`` is grey, 0.5 on images in [0, 1], as Zeiler and
+    Fergus (2014) occlude with a grey square; black (0) changes few pixels on a dark border
+    and so makes such squares look unimportant.
 
     >>> enc = torch.nn.Sequential(torch.nn.Flatten())
     >>> occlusion_map(enc, torch.ones(1, 4, 4), patch=2).shape

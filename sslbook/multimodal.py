@@ -135,19 +135,25 @@ class ClipModel(nn.Module):
 
 
 def clip_step(model: ClipModel, pairs: Pairs, temperature: float | None = None, views=None,
-              generator: torch.Generator | None = None):
+              generator: torch.Generator | None = None, view_batch: int | None = None):
     """One step for :func:`sslbook.train.fit`: a batch of indices -> the symmetric CLIP loss,
     plus, when ``views`` are given, SimCLR's loss on two views of each image through the
     image encoder and ``model.view_head`` (image-only self-supervision beside the captions,
-    as in SLIP, Mu et al., 2022)."""
+    as in SLIP, Mu et al., 2022). With ``view_batch`` the SimCLR term takes only the first
+    ``view_batch`` images of each (shuffled) batch, a cheaper step; the two views of those
+    images go through the encoder as one batch of ``2 * view_batch``."""
     ids = tokenize(pairs.captions)
+    if view_batch is not None:
+        _validate.positive_int("view_batch", view_batch, minimum=2)
 
     def step(idx: torch.Tensor) -> torch.Tensor:
         x = pairs.images[idx]
         loss = losses.clip_loss(model.encode_image(x), model.encode_text([ids[i] for i in idx.tolist()]), temperature)
         if views is not None:
-            h1, h2 = model.image_encoder(views(x, generator)), model.image_encoder(views(x, generator))
-            loss = loss + losses.info_nce(model.view_head(h1), model.view_head(h2))
+            v = x if view_batch is None else x[:view_batch]
+            h = model.image_encoder(torch.cat([views(v, generator), views(v, generator)]))
+            z1, z2 = model.view_head(h).chunk(2)
+            loss = loss + losses.info_nce(z1, z2)
         return loss
     return step
 
@@ -173,10 +179,11 @@ def loss_floor(captions, batch_size: int) -> float:
 
 
 def train_clip(pairs: Pairs, steps: int, batch_size: int = 128, lr: float = 3e-3, seed: int | None = None,
-               temperature: float | None = None, views=None, progress: bool = True) -> Pretrained:
+               temperature: float | None = None, views=None, progress: bool = True,
+               view_batch: int | None = None) -> Pretrained:
     """Train a :class:`ClipModel` on ``pairs`` (AdamW, one-cycle schedule over ``steps``);
-    with ``views`` (e.g. :class:`sslbook.augment.RandomViews`) also SimCLR on the images
-    (see :func:`clip_step`).
+    with ``views`` (e.g. :class:`sslbook.augment.RandomViews`) also SimCLR on the images,
+    on the first ``view_batch`` images of each batch when given (see :func:`clip_step`).
 
     >>> run = train_clip(make_pairs(64), steps=2, batch_size=32, progress=False)
     >>> run.history.steps
@@ -187,6 +194,10 @@ def train_clip(pairs: Pairs, steps: int, batch_size: int = 128, lr: float = 3e-3
     _validate.positive("lr", lr)
     if batch_size > len(pairs.images):
         raise ValueError(f"batch_size must be at most the {len(pairs.images)} pairs, got {batch_size}")
+    if view_batch is not None:
+        _validate.positive_int("view_batch", view_batch, minimum=2)
+        if view_batch > batch_size:
+            raise ValueError(f"view_batch must be at most batch_size {batch_size}, got {view_batch}")
     temperature = losses.temperature_of("clip", temperature)
     seed = config.or_seed(seed)
     torch.manual_seed(seed)
@@ -194,7 +205,7 @@ def train_clip(pairs: Pairs, steps: int, batch_size: int = 128, lr: float = 3e-3
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps)
     batches = shuffled_batches(len(pairs.images), batch_size, torch.Generator().manual_seed(seed))
-    step = clip_step(model, pairs, temperature, views, torch.Generator().manual_seed(seed))
+    step = clip_step(model, pairs, temperature, views, torch.Generator().manual_seed(seed), view_batch)
     history = fit(step, batches, optimizer, steps=steps, scheduler=scheduler,
                   model=model, progress=progress, desc="clip")
     meta = record(history, len(pairs.images), batch_size, method="clip" if views is None else "clip+simclr", lr=lr, temperature=temperature)

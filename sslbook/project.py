@@ -1,7 +1,7 @@
 """The former name of :mod:`sslbook.recipes`, kept so that the command recorded in
 chapter 5's shipped checkpoints (``python -m sslbook.project --out ...``) still runs."""
 
-from .recipes import main
+from .cli import main
 
 if __name__ == "__main__":  # pragma: no cover
     raise SystemExit(main())

@@ -1,19 +1,21 @@
 """Tools around training: where a step spends its time, and scalars a standard tool reads.
 
-:func:`profile_step` runs SimCLR training steps of the book's own code
-(:func:`~sslbook.train.simclr_step`) under ``torch.profiler`` with one labelled
-range per phase (views, forward, backward, optimizer) and returns a
-:class:`PhaseProfile`. :func:`cprofile_top` runs any function under Python's
-``cProfile`` and returns its slowest functions. :func:`log_scalars` writes a
-training history as TensorBoard event files (``torch.utils.tensorboard``) and
-:func:`read_scalars` reads them back with TensorBoard's own ``EventAccumulator``.
+:func:`profile_step` runs SimCLR steps of the book's own code (:func:`~sslbook.train.simclr_step`)
+under ``torch.profiler`` with one labelled range per phase (views, forward, backward, optimizer)
+and returns a :class:`PhaseProfile`. :func:`cprofile_top` runs any function under ``cProfile``
+and returns its slowest functions. :func:`log_scalars` writes a history as TensorBoard event files
+and :func:`read_scalars` reads them back with TensorBoard's own ``EventAccumulator``;
+:func:`run_record` is what to keep beside them (settings, seed, commit, a run name).
 """
 
 from __future__ import annotations
 
+import contextlib
 import cProfile
 import os
+import platform
 import pstats
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +27,7 @@ from torch import nn
 from torch.profiler import ProfilerActivity, profile, record_function
 
 from . import _validate, losses
+from . import precision as _precision
 from .train import History, shuffled_batches, simclr_step
 
 try:  # tensorboard is in the book and test extras; without it the rest of the package still imports
@@ -66,6 +69,8 @@ class PhaseProfile:
     object of the run, for ``profiler.key_averages().table(...)``.
     ``warmup_seconds`` holds the wall-clock time of each unprofiled warm-up step,
     all four phases together (the first step in a process can pay one-off costs).
+    ``profiler`` is None when the steps were timed without it; ``precision`` says how the
+    network ran (``"float32"`` or ``"bfloat16"``), ``channels_last`` its memory format.
     """
 
     seconds: dict[str, list[float]]
@@ -73,6 +78,8 @@ class PhaseProfile:
     batch_size: int
     profiler: object = field(default=None, repr=False)
     warmup_seconds: list[float] = field(default_factory=list)
+    precision: str = "float32"
+    channels_last: bool = False
 
     def total(self, phase: str) -> float:
         """Seconds spent in ``phase`` over all profiled steps."""
@@ -111,7 +118,9 @@ class PhaseProfile:
 
 def profile_step(model: nn.Module, images: torch.Tensor, views, optimizer: torch.optim.Optimizer, *,
                  batch_size: int = 256, steps: int = 5, warmup: int = 1, temperature: float | None = None,
-                 generator: torch.Generator | None = None, record_shapes: bool = False) -> PhaseProfile:
+                 generator: torch.Generator | None = None, record_shapes: bool = False,
+                 precision: str = "float32", channels_last: bool = False,
+                 with_profiler: bool = True) -> PhaseProfile:
     """Profile ``steps`` SimCLR steps (after ``warmup`` unprofiled ones) phase by phase.
 
     Each step is :func:`~sslbook.train.simclr_step` on a batch of ``batch_size``
@@ -123,6 +132,11 @@ def profile_step(model: nn.Module, images: torch.Tensor, views, optimizer: torch
     is trained by these steps and left in evaluation mode, as ``fit`` leaves it.
     On a GPU (``images`` on CUDA) the clock waits for the device before each
     reading and the profiler also records CUDA activity.
+
+    ``precision`` (``"auto"``: bfloat16 where the device computes it natively) and ``channels_last``
+    (the model is converted in place) run the network as chapter 5's recipe does. With
+    ``with_profiler`` false the steps are only timed by the clock (``profiler`` is None): the
+    profiler adds time to every operator, so shares for Amdahl's law should come from such a run.
 
     >>> from sslbook import augment, models
     >>> m = models.SimCLRModel(models.SmallCNN(1, widths=(8,), feature_dim=8), models.ProjectionHead(8, 4))
@@ -144,6 +158,12 @@ def profile_step(model: nn.Module, images: torch.Tensor, views, optimizer: torch
     if not hasattr(views, "pair"):
         raise ValueError(f"views must have a pair(x, generator) method (a RandomViews), got {type(views).__name__}")
     temperature = losses.temperature_of("simclr", temperature)
+    mode = _precision.resolve(precision, images.device)
+    for name, flag in (("channels_last", channels_last), ("with_profiler", with_profiler)):
+        if not isinstance(flag, bool):
+            raise ValueError(f"{name} must be True or False, got {flag!r}")
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
     on_gpu = images.is_cuda
     activities = [ProfilerActivity.CPU, ProfilerActivity.CUDA] if on_gpu else [ProfilerActivity.CPU]
 
@@ -153,7 +173,8 @@ def profile_step(model: nn.Module, images: torch.Tensor, views, optimizer: torch
         return time.perf_counter()
 
     view_seconds: list[float] = []
-    step_fn = simclr_step(model, images, _TimedViews(views, view_seconds, clock), temperature, generator)
+    step_fn = simclr_step(model, images, _TimedViews(views, view_seconds, clock), temperature, generator,
+                          precision=mode, channels_last=channels_last)
     batches = shuffled_batches(len(images), batch_size, generator)
     seconds: dict[str, list[float]] = {p: [] for p in PHASES}
     model.train()
@@ -178,21 +199,22 @@ def profile_step(model: nn.Module, images: torch.Tensor, views, optimizer: torch
             seconds["optimizer"].append(t3 - t2)
         return t3 - t0
 
-    warmup_seconds = []
+    warmup_seconds, prof = [], None
     try:
         for _ in range(warmup):
             warmup_seconds.append(one_step(False))
-        with profile(activities=activities, record_shapes=record_shapes) as prof:
+        recorder = profile(activities=activities, record_shapes=record_shapes) if with_profiler else None
+        with recorder or contextlib.nullcontext():
             for _ in range(steps):
                 one_step(True)
+        prof = recorder
     finally:
         model.eval()
-    return PhaseProfile(seconds, steps, batch_size, prof, warmup_seconds)
+    return PhaseProfile(seconds, steps, batch_size, prof, warmup_seconds, mode, channels_last)
 
 
 class ProfileRow(NamedTuple):
-    """One function in a cProfile run: where it is, how often it ran, seconds in
-    its own code (``tottime``) and including what it called (``cumtime``)."""
+    """A function in a cProfile run: where, how often, own seconds (tottime), with callees (cumtime)."""
 
     function: str
     calls: int
@@ -217,14 +239,15 @@ def cprofile_top(fn: Callable, *args, n: int = 10, sort: str = "tottime", **kwar
     ([0, 1, 2], True)
     """
     if not callable(fn):
-        raise ValueError(f"fn must be callable, got {type(fn).__name__}")  # noqa: TRY004 - the package's ValueError
+        raise ValueError(f"fn must be callable, got {type(fn).__name__}")  # noqa: TRY004
     _validate.positive_int("n", n)
     _validate.one_of("sort", sort, set(SORTS))
     profiler = cProfile.Profile()
     result = profiler.runcall(fn, *args, **kwargs)
-    stats = pstats.Stats(profiler)
     index = {"tottime": 2, "cumtime": 3, "ncalls": 1}[sort]
-    rows = [ProfileRow(_where(key), calls, tt, ct) for key, (_, calls, tt, ct, _) in stats.stats.items()]
+    # pstats' public get_stats_profile() keys on the bare name (two __init__ share one entry) and
+    # rounds to the millisecond, so the rows come from the full (file, line, name) table.
+    rows = [ProfileRow(_where(k), calls, tt, ct) for k, (_, calls, tt, ct, _) in pstats.Stats(profiler).stats.items()]
     rows.sort(key=lambda r: -r[index])
     return result, rows[:n]
 
@@ -237,14 +260,11 @@ def _need_tensorboard() -> None:
 def log_scalars(logdir, scalars, steps=None) -> Path:
     """Write scalars as TensorBoard event files in ``logdir``; returns the folder.
 
-    ``scalars`` maps a tag (``"loss"``, ``"train/lr"``) to a list of numbers, one
-    per step, or is a :class:`~sslbook.train.History` (its values, at its steps).
-    ``steps`` are the global steps (default ``0, 1, ...``, or the history's).
-    TensorBoard stores each value as a 32-bit float. ``tensorboard --logdir``
-    shows the folder.
+    ``scalars`` maps a tag (``"loss"``, ``"train/lr"``) to a list of numbers, one per step, or is a
+    :class:`~sslbook.train.History` (its values, at its steps). ``steps`` are the global steps
+    (default ``0, 1, ...``, or the history's). Each value is stored as a 32-bit float.
 
     >>> log_scalars("/tmp/run", {"loss": [2.0, 1.5]})  # doctest: +SKIP
-    PosixPath('/tmp/run')
     """
     if isinstance(scalars, History):
         steps = scalars.step if steps is None else steps
@@ -257,15 +277,13 @@ def log_scalars(logdir, scalars, steps=None) -> Path:
             raise ValueError(f"every tag in scalars must be a non-empty string, got {tag!r}")
         if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
             raise ValueError(f"scalars[{tag!r}] must hold plain numbers, got {list(values)[:3]!r}...")
-    n = max(lengths.values())
-    steps = list(range(n)) if steps is None else list(steps)
+    steps = list(range(max(lengths.values()))) if steps is None else list(steps)
     if any(length != len(steps) for length in lengths.values()):
         raise ValueError(f"steps has {len(steps)} entries but the tags have {lengths}: give one value per step")
     if any(not isinstance(s, int) or s < 0 for s in steps):
         raise ValueError(f"steps must be integers >= 0, got {steps[:5]!r}...")
     _need_tensorboard()
-    logdir = Path(logdir)
-    writer = SummaryWriter(log_dir=str(logdir))
+    writer = SummaryWriter(log_dir=str(logdir := Path(logdir)))
     try:
         for tag, values in scalars.items():
             for step, value in zip(steps, values):
@@ -293,3 +311,39 @@ def read_scalars(logdir) -> dict[str, tuple[list[int], list[float]]]:
         events = sorted(acc.Scalars(tag), key=lambda e: e.step)
         out[tag] = ([e.step for e in events], [e.value for e in events])
     return out
+
+
+def git_commit(where=".") -> tuple[str, bool]:
+    """``(commit, dirty)`` of the git work tree that holds ``where``: the full hash of ``HEAD`` and
+    whether tracked files differ from it; ``("unknown", False)`` outside a work tree or without git."""
+    try:
+        run = dict(cwd=str(where), capture_output=True, text=True, timeout=10, check=True)
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], **run).stdout.strip()
+        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], **run).stdout.strip())
+    except (OSError, subprocess.SubprocessError):
+        return "unknown", False
+    return commit, dirty
+
+
+def run_record(hparams: dict, seed: int, *, tag: str = "run", where=".") -> dict:
+    """What to store beside a run's numbers so that a curve can be traced to what made it.
+
+    Returns ``name`` (``{tag}-{time}-s{seed}-{commit[:7]}``, a folder name that sorts by time and
+    says seed and code), ``hparams`` (every setting, as given: plain numbers, strings, lists),
+    ``seed``, ``commit`` and ``dirty`` (:func:`git_commit` of ``where``: a dirty tree means the
+    commit alone does not say what ran), ``torch``, ``python`` and ``time`` (UTC).
+
+    >>> r = run_record({"lr": 3e-3, "batch_size": 256}, seed=0, tag="simclr")
+    >>> r["name"].startswith("simclr-"), r["hparams"]["lr"], sorted(r)[:3]
+    (True, 0.003, ['commit', 'dirty', 'hparams'])
+    """
+    if not isinstance(hparams, dict) or not all(isinstance(k, str) and k for k in hparams):
+        raise ValueError(f"hparams must be a dict with non-empty string keys, got {hparams!r}"[:200])
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+    if not isinstance(tag, str) or not tag or any(c in tag for c in "/\\ "):
+        raise ValueError(f"tag must be a non-empty string without slashes or spaces, got {tag!r}")
+    (commit, dirty), now = git_commit(where), time.gmtime()
+    return {"name": f"{tag}-{time.strftime('%Y%m%d-%H%M%S', now)}-s{seed}-{commit[:7]}", "hparams": dict(hparams),
+            "seed": seed, "commit": commit, "dirty": dirty, "torch": torch.__version__,
+            "python": platform.python_version(), "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", now)}

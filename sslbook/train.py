@@ -2,11 +2,9 @@
 
 :func:`fit` runs a step function on batches until a budget of steps or seconds
 is spent, shows a tqdm progress bar, and returns the history of the loss (and
-of any other number the step reports). A step function turns a batch of
-indices into a loss: :func:`simclr_step` (and :func:`pair_step` for any loss
-of two views), :func:`moco_step`, :func:`simsiam_step`, :func:`mlm_step`,
-:func:`masked_image_step` and :func:`supervised_step`. Checkpoints are in
-:mod:`sslbook.checkpoints`.
+of any other number the step reports). The step functions, one per method
+(:func:`simclr_step`, :func:`moco_step`, ...), live in :mod:`sslbook.steps` and are
+re-exported here. Checkpoints are in :mod:`sslbook.checkpoints`.
 """
 
 from __future__ import annotations
@@ -16,12 +14,13 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
 
 import torch
-import torch.nn.functional as F
 import tqdm as _tqdm
 from torch import nn
 from tqdm.auto import tqdm
 
-from . import _validate, config, distributed, losses, masking, models, precision as _precision
+from . import _validate, config, losses
+from .steps import (forward, masked_image_step, mlm_step, moco_step, pair_step,  # noqa: F401 (re-exported)
+                    simclr_step, simsiam_step, supervised_step)
 
 
 @dataclass
@@ -147,172 +146,6 @@ def fit(step_fn: Callable[[object], torch.Tensor | dict], batches: Iterable,
         if model is not None:
             model.eval()
     return history
-
-
-def forward(model: nn.Module, x: torch.Tensor, precision: str = "float32", channels_last: bool = False):
-    """``model(x)`` in ``precision`` (see :mod:`sslbook.precision`), ``x`` stored channels-last
-    if asked; the output comes back in float32, so that the loss is computed in float32."""
-    with _precision.autocast(precision, x.device):
-        out = model(_precision.channels_last(x) if channels_last else x)
-    return out.float()
-
-
-def _pair_record(loss: torch.Tensor, z1: torch.Tensor, z2: torch.Tensor, monitor) -> torch.Tensor | dict:
-    if monitor is None:
-        return loss
-    return {"loss": loss, **monitor(z1.detach(), z2.detach())}
-
-
-def pair_step(model: nn.Module, images: torch.Tensor, views, loss_fn: Callable,
-              generator: torch.Generator | None = None, monitor: Callable | None = None,
-              precision: str = "float32", channels_last: bool = False) -> Callable:
-    """A step function for :func:`fit` for any loss of two views, ``loss_fn(z1, z2)``.
-
-    For a batch of indices into ``images`` it draws two random views of each image
-    with ``views`` (a :class:`~sslbook.augment.RandomViews`), embeds both in one
-    forward pass (N x C x H x W -> 2N x D) and returns the loss. ``monitor(z1, z2)``,
-    if given, returns more numbers to record (e.g.
-    :func:`~sslbook.evaluate.rank_signals`), from detached embeddings. ``precision`` and
-    ``channels_last``: how the network runs (:func:`forward`); the loss stays in float32.
-    """
-    if not callable(loss_fn):
-        raise ValueError(f"loss_fn must be a function of (z1, z2), got {type(loss_fn).__name__}")
-
-    def step(idx: torch.Tensor):
-        v1, v2 = views.pair(images[idx], generator)
-        z1, z2 = forward(model, torch.cat([v1, v2]), precision, channels_last).chunk(2)
-        return _pair_record(loss_fn(z1, z2), z1, z2, monitor)
-
-    return step
-
-
-def simclr_step(model: nn.Module, images: torch.Tensor, views, temperature: float | None = None,
-                generator: torch.Generator | None = None, monitor: Callable | None = None,
-                gather: bool = False, precision: str = "float32", channels_last: bool = False) -> Callable:
-    """A step function for :func:`fit` that trains ``model`` with SimCLR: :func:`pair_step`
-    with :func:`~sslbook.losses.info_nce` (temperature by default ``TEMPERATURES["simclr"]``;
-    ``gather``: the negatives of every process, under ``torch.distributed``).
-    """
-    temperature = losses.temperature_of("simclr", temperature)
-    return pair_step(model, images, views, lambda z1, z2: losses.info_nce(z1, z2, temperature, gather=gather),
-                     generator, monitor, precision, channels_last)
-
-
-def moco_step(model: nn.Module, key_model: nn.Module, queue: models.FeatureQueue, images: torch.Tensor,
-              views, temperature: float | None = None, momentum: float = 0.99,
-              generator: torch.Generator | None = None, monitor: Callable | None = None,
-              precision: str = "float32", channels_last: bool = False, gather: bool = False) -> Callable:
-    """A step function for :func:`fit` that trains ``model`` with MoCo (He et al., 2020).
-
-    For a batch of indices it draws two views of each image; the queries come
-    from ``model`` and the keys from ``key_model``, a momentum copy of it that
-    is moved towards ``model`` before the keys are computed
-    (:func:`~sslbook.models.momentum_update`). The loss is
-    :func:`~sslbook.losses.moco_loss` against the keys in ``queue`` (a
-    :class:`~sslbook.models.FeatureQueue`), which then receives this batch's keys.
-    The very first batch has no earlier keys: its own keys fill the queue first.
-    ``monitor(q, k)`` records more numbers, as in :func:`pair_step`. Under ``torch.distributed``
-    with ``gather``, the queue receives the keys of every process (MoCo's shuffled keys across
-    GPUs, without the shuffle: each process's BatchNorm sees only its own keys).
-    """
-    temperature = losses.temperature_of("moco", temperature)
-    _validate.in_range("momentum", momentum, 0, 1)
-
-    def step(idx: torch.Tensor):
-        v1, v2 = views.pair(images[idx], generator)
-        q = forward(model, v1, precision, channels_last)
-        with torch.no_grad():
-            models.momentum_update(model, key_model, momentum)
-            k = forward(key_model, v2, precision, channels_last)
-            every_k = distributed.gather_no_grad(k) if gather else k
-        if len(queue) == 0:
-            queue.enqueue(every_k)
-        loss = losses.moco_loss(q, k, queue.features, temperature)
-        queue.enqueue(every_k)
-        return _pair_record(loss, q, k, monitor)
-
-    return step
-
-
-def simsiam_step(model: nn.Module, predictor: nn.Module, images: torch.Tensor, views,
-                 stop_gradient: bool = True, generator: torch.Generator | None = None,
-                 monitor: Callable | None = None) -> Callable:
-    """A step function for :func:`fit` that trains ``model`` (encoder and projector) with
-    SimSiam (Chen and He, 2021): each view's prediction ``predictor(z)`` is pulled towards
-    the other view's ``z``, symmetrised, with :func:`~sslbook.losses.negative_cosine`
-    (and its stop-gradient unless ``stop_gradient`` is false). No negatives.
-    """
-
-    def step(idx: torch.Tensor):
-        v1, v2 = views.pair(images[idx], generator)
-        z1, z2 = model(torch.cat([v1, v2])).chunk(2)
-        loss = 0.5 * (losses.negative_cosine(predictor(z1), z2, stop_gradient)
-                      + losses.negative_cosine(predictor(z2), z1, stop_gradient))
-        return _pair_record(loss, z1, z2, monitor)
-
-    return step
-
-
-def mlm_step(model: nn.Module, ids: torch.Tensor, mask_id: int, vocab_size: int, mask_ratio: float = 0.15,
-             special_ids=(), generator: torch.Generator | None = None) -> Callable:
-    """A step function for :func:`fit` that trains a token model (N x L ids -> N x L x V
-    logits) by masked language modelling: :func:`~sslbook.masking.mask_tokens` hides
-    ``mask_ratio`` of the tokens the BERT way, and
-    :func:`~sslbook.losses.masked_token_loss` scores the hidden positions only (for a
-    model with ``hidden`` and ``head``, such as
-    :class:`~sslbook.attention.TinyTransformer`, the head runs at those positions only).
-    """
-    masking.check_ratio(mask_ratio)
-
-    def step(idx: torch.Tensor) -> torch.Tensor:
-        inputs, labels = masking.mask_tokens(ids[idx], mask_ratio, mask_id, vocab_size,
-                                             special_ids=special_ids, generator=generator)
-        if hasattr(model, "hidden") and hasattr(model, "head"):
-            # The output layer only where a prediction is asked: the same loss, far less work
-            # when the vocabulary is large (15% of the positions instead of all).
-            chosen = labels != masking.IGNORE_INDEX
-            return F.cross_entropy(model.head(model.hidden(inputs)[chosen]), labels[chosen])
-        return losses.masked_token_loss(model(inputs), labels)
-
-    return step
-
-
-def masked_image_step(model: nn.Module, images: torch.Tensor, mask_ratio: float = 0.5,
-                      generator: torch.Generator | None = None) -> Callable:
-    """A step function for :func:`fit` for masked image modelling: every image of the
-    batch gets its own random patch mask (:func:`~sslbook.masking.random_patch_mask`)
-    and ``model.loss(images, mask)`` (e.g. :class:`~sslbook.attention.PatchMaskedAutoencoder`)
-    scores the reconstruction of the hidden patches.
-    """
-    masking.check_ratio(mask_ratio)
-
-    def step(idx: torch.Tensor) -> torch.Tensor:
-        x = images[idx]
-        mask = masking.random_patch_mask(len(x), model.num_patches, mask_ratio, generator=generator)
-        return model.loss(x, mask)
-
-    return step
-
-
-def supervised_step(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, views=None,
-                    generator: torch.Generator | None = None, precision: str = "float32",
-                    channels_last: bool = False) -> Callable[[torch.Tensor], dict]:
-    """A step function for :func:`fit` that trains a classifier with cross-entropy.
-
-    For a batch of indices it classifies ``views(images[idx])`` (or the images
-    themselves when ``views`` is None) and returns the loss and the batch accuracy.
-    """
-    if len(images) != len(labels):
-        raise ValueError(f"images and labels must have the same length, got {len(images)} and {len(labels)}")
-
-    def step(idx: torch.Tensor) -> dict:
-        x = images[idx] if views is None else views(images[idx], generator)
-        logits = forward(model, x, precision, channels_last)
-        y = labels[idx].to(logits.device)
-        loss = F.cross_entropy(logits, y)
-        return {"loss": loss, "accuracy": (logits.argmax(1) == y).float().mean()}
-
-    return step
 
 
 def margin_toy(margin: float, steps: int = 60, n_per_class: int = 8, classes: int = 3, lr: float = 3.0,

@@ -49,3 +49,70 @@ def test_tabular_features_and_their_seed():
     other = applications.tabular(steps=20, seed=config.seed(5))
     assert not torch.equal(f.reps["SCARF"][0], other.reps["SCARF"][0])
     assert not hasattr(applications, "verdict")   # comparisons go through sslbook.stats.paired
+
+
+def test_tuned_probe_chooses_c_inside_the_training_set_and_handles_sparse_rows():
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold
+
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(3), 8)
+    x = rng.normal(size=(24, 5)) + 2 * np.eye(5)[y]
+    xt, yt = rng.normal(size=(30, 5)) + 2 * np.eye(5)[np.arange(30) % 3], np.arange(30) % 3
+    got = applications.tuned_probe(x, y, xt, yt)
+    # the same choice by hand: L2-normalised rows, 3 stratified folds, the best mean accuracy, smallest C on ties
+    unit, unit_t = x / np.linalg.norm(x, axis=1, keepdims=True), xt / np.linalg.norm(xt, axis=1, keepdims=True)
+    folds = list(StratifiedKFold(3).split(unit, y))
+    means = [np.mean([LogisticRegression(C=c, max_iter=2000).fit(unit[a], y[a]).score(unit[b], y[b]) for a, b in folds])
+             for c in applications.CS]
+    best = applications.CS[int(np.argmax(means))]
+    assert got == LogisticRegression(C=best, max_iter=2000).fit(unit, y).score(unit_t, yt)
+    # the test rows never change the choice: a probe of other test rows uses the same C
+    one = applications.tuned_probe(x[::8], y[::8], xt, yt)   # one per class: no validation, C = 1
+    assert one == LogisticRegression(C=1.0, max_iter=2000).fit(unit[::8], y[::8]).score(unit_t, yt)
+    wide = np.zeros((24, 400)); wide[np.arange(24), y * 10 + np.arange(24) % 5] = 1.0   # mostly zeros: sparse path
+    assert applications.tuned_probe(wide, y, wide, y) == 1.0
+    with pytest.raises(ValueError, match="Cs must be"):
+        applications.tuned_probe(x, y, xt, yt, Cs=(0.0,))
+    with pytest.raises(ValueError, match="folds"):
+        applications.tuned_probe(x, y, xt, yt, folds=1)
+    with pytest.raises(ValueError, match="test_x must have 5 features"):
+        applications.tuned_probe(x, y, xt[:, :4], yt)
+
+
+def test_scores_take_another_probe_for_every_representation():
+    f = applications.Features("toy", {"a": (torch.randn(40, 3), torch.randn(10, 3)), "b": (torch.randn(40, 2),
+                              torch.randn(10, 2))}, torch.arange(40) % 2, torch.arange(10) % 2, ("x", "y"), {})
+    table = applications.scores(f, counts=(2, 50), repeats=2, probe=lambda *a: 0.25)
+    assert {n: {c: v.tolist() for c, v in row.items()} for n, row in table.items()} == \
+        {"a": {2: [0.25, 0.25], 50: [0.25]}, "b": {2: [0.25, 0.25], 50: [0.25]}}
+
+
+def test_fine_tune_trains_a_copy_and_beats_chance_on_separable_images():
+    g = torch.Generator().manual_seed(0)
+    y = torch.arange(40) % 2
+    x = torch.rand(40, 1, 4, 4, generator=g) * 0.1 + y.view(-1, 1, 1, 1).float()
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 8), torch.nn.BatchNorm1d(8), torch.nn.ReLU())
+    before = [p.clone() for p in net.parameters()]
+    acc = applications.fine_tune(net, x[:20], y[:20], x[20:], y[20:], steps=30, lr=1e-2, seed=0)
+    assert acc == 1.0
+    assert all(torch.equal(a, b) for a, b in zip(before, net.parameters()))   # the encoder passed in is unchanged
+    assert acc == applications.fine_tune(net, x[:20], y[:20], x[20:], y[20:], steps=30, lr=1e-2, seed=0)
+    with pytest.raises(ValueError, match="steps"):
+        applications.fine_tune(net, x, y, x, y, steps=0)
+    with pytest.raises(ValueError, match="same length"):
+        applications.fine_tune(net, x, y[:5], x, y)
+
+
+def test_retrieval_split_is_disjoint_stratified_and_refuses_too_many():
+    labels = torch.arange(100) % 4
+    g, q = applications.retrieval_split(labels, 10, 5, seed=3)
+    assert len(g) == 40 and len(q) == 20 and not set(g.tolist()) & set(q.tolist())
+    assert labels[g].bincount().tolist() == [10] * 4 and labels[q].bincount().tolist() == [5] * 4
+    again = applications.retrieval_split(labels, 10, 5, seed=3)
+    assert torch.equal(g, again[0]) and torch.equal(q, again[1])
+    with pytest.raises(ValueError, match="at most the size of the smallest class"):
+        applications.retrieval_split(labels, 20, 6)
+    with pytest.raises(ValueError, match="queries_per_class"):
+        applications.retrieval_split(labels, 2, 0)

@@ -32,6 +32,24 @@ def test_patch_autoencoder_loss_counts_only_masked_patches():
         attention.PatchMaskedAutoencoder(image_size=8, patch=3)
 
 
+def test_patch_autoencoder_l1_criterion_is_simmims_absolute_error_on_masked_patches():
+    torch.manual_seed(0)
+    mse = attention.PatchMaskedAutoencoder(image_size=8, patch=2, dim=16, depth=1, heads=2)
+    torch.manual_seed(0)
+    l1 = attention.PatchMaskedAutoencoder(image_size=8, patch=2, dim=16, depth=1, heads=2, criterion="l1")
+    assert mse.criterion == "mse"                                  # the default is unchanged
+    x = torch.rand(3, 1, 8, 8)
+    mask = masking.random_patch_mask(3, l1.num_patches, 0.5, generator=torch.Generator().manual_seed(1))
+    pred, target = l1(x, mask).detach(), masking.patchify(x, 2)
+    assert torch.equal(pred, mse(x, mask))                         # same weights, same forward pass
+    hidden = [(i, j) for i in range(3) for j in range(16) if mask[i, j]]
+    by_loop = sum(float((pred[i, j] - target[i, j]).abs().sum()) for i, j in hidden) / (4 * len(hidden))
+    assert l1.loss(x, mask).item() == pytest.approx(by_loop, rel=1e-5)
+    assert l1.loss(x, mask).item() != pytest.approx(mse.loss(x, mask).item(), rel=1e-3)
+    with pytest.raises(ValueError, match="criterion must be one of"):
+        attention.PatchMaskedAutoencoder(criterion="huber")
+
+
 
 def test_padding_is_hidden_from_attention_and_from_sentence_features():
     torch.manual_seed(0)

@@ -117,3 +117,40 @@ def test_cifar10_or_stand_in_gives_cifar10_as_floats(monkeypatch, shared_cifar10
     assert not splits.stand_in and splits.name == "CIFAR-10" and splits.classes == cifar.CIFAR10_CLASSES
     assert splits.x_train.shape == (50000, 3, 32, 32) and splits.x_test.dtype == torch.float32
     assert 0 <= splits.x_test.min() and splits.x_test.max() <= 1
+
+
+# --- the validation split ------------------------------------------------------------
+
+def test_the_validation_split_is_stratified_disjoint_and_fixed(monkeypatch):
+    labels = torch.arange(1000) % 10
+    fit, val = cifar.validation_split(labels, size=100)
+    assert len(val) == 100 and len(fit) == 900
+    assert set(fit.tolist()).isdisjoint(val.tolist()) and sorted([*fit.tolist(), *val.tolist()]) == list(range(1000))
+    assert torch.bincount(labels[val]).tolist() == [10] * 10             # each class keeps its share
+    assert torch.equal(val, val.sort().values)
+    monkeypatch.setenv("SSLBOOK_SEED", "3")                              # one draw, like the test split
+    assert torch.equal(cifar.validation_split(labels, size=100)[1], val)
+    assert not torch.equal(cifar.validation_split(labels, size=100, seed=1)[1], val)
+    assert cifar.VALIDATION_SIZE == 5000 and cifar.VALIDATION_SEED == 0
+
+
+@pytest.mark.parametrize("size", [0, 5, 995, 2000, 2.5])
+def test_the_validation_split_refuses_a_size_that_empties_a_class(size):
+    with pytest.raises(ValueError, match="size"):
+        cifar.validation_split(torch.arange(1000) % 10, size=size)
+
+
+def test_cifar10_validation_reads_only_the_training_split(monkeypatch):
+    read = []
+    x = torch.arange(200, dtype=torch.uint8).view(200, 1, 1, 1).expand(200, 3, 2, 2)
+    y = torch.arange(200) % 10
+
+    def fake(split, root=None):
+        read.append(split)
+        return x, y
+
+    monkeypatch.setattr(cifar, "cifar10", fake)
+    (x_fit, y_fit), (x_val, y_val) = cifar.cifar10_validation(size=20)
+    assert read == ["train"] and len(x_fit) == 180 and len(x_val) == 20
+    assert set(x_val[:, 0, 0, 0].tolist()).isdisjoint(x_fit[:, 0, 0, 0].tolist())
+    assert torch.equal(y_val, y[x_val[:, 0, 0, 0].long()])

@@ -81,6 +81,33 @@ def test_lowered_model_runs_int8_kernels_with_the_same_outputs(no_deprecated):
         compress.lower_x86(net, x[:1])
 
 
+def activation_ranges(q):
+    """The (quant_min, quant_max) of every activation quantize node in the converted graph."""
+    return {(n.args[3], n.args[4]) for n in q.graph.nodes
+            if n.op == "call_function" and "quantize_per_tensor" in str(n.target) and "dequantize" not in str(n.target)}
+
+
+def test_activation_levels_follow_the_processor(monkeypatch):
+    monkeypatch.setattr(torch.cpu, "get_capabilities", lambda: {"avx2": True, "avx512_vnni": False})
+    levels, why = compress.int8_activation_levels()
+    assert levels == 128 and "reduce_range" in why
+    monkeypatch.setattr(torch.cpu, "get_capabilities", lambda: {"avx2": True, "avx512_vnni": True})
+    assert compress.int8_activation_levels()[0] == 256
+    monkeypatch.setattr(torch.cpu, "get_capabilities", lambda: {"amx_int8": True})
+    assert compress.int8_activation_levels() == (256, "this processor has amx_int8: uint8 activations use all 256 levels")
+
+
+def test_quantize_keeps_activations_in_the_levels_asked_for(no_deprecated):
+    net, x = compress.fold_batchnorm(small_net()), torch.rand(16, 3, 32, 32)
+    assert activation_ranges(compress.quantize_int8(net, x, activation_levels=128)) == {(0, 127)}
+    assert activation_ranges(compress.quantize_int8(net, x, activation_levels=256)) == {(0, 255)}
+    default = compress.int8_activation_levels()[0]
+    assert activation_ranges(compress.quantize_int8(net, x)) == {(0, default - 1)}
+    for bad in (127, 255, True, "256"):
+        with pytest.raises(ValueError, match="activation_levels must be 128 or 256"):
+            compress.quantize_int8(net, x, activation_levels=bad)
+
+
 class DataDependent(nn.Module):
     def forward(self, x):
         return x * 2 if x.sum() > 0 else x

@@ -160,22 +160,25 @@ def test_torchrun_trains_simclr_on_two_processes_and_writes_one_checkpoint(tmp_p
     from sslbook.cifar import CIFAR10_CLASSES
     tree = tmp_path / "cifar"
     g = torch.Generator().manual_seed(0)
-    for name in CIFAR10_CLASSES:
-        (tree / "train" / name).mkdir(parents=True)
-        for i in range(4):
-            pixels = (torch.rand(32, 32, 3, generator=g) * 255).to(torch.uint8).numpy()
-            Image.fromarray(pixels).save(tree / "train" / name / f"{i}.jpg")
+    for split, per_class in (("train", 4), ("test", 2)):
+        for name in CIFAR10_CLASSES:
+            (tree / split / name).mkdir(parents=True)
+            for i in range(per_class):
+                pixels = (torch.rand(32, 32, 3, generator=g) * 255).to(torch.uint8).numpy()
+                Image.fromarray(pixels).save(tree / split / name / f"{i}.jpg")
     out = tmp_path / "out"
     env = {**os.environ, "SSLBOOK_CACHE": str(tmp_path / "cache"), "SSLBOOK_PROGRESS": "0", "SSLBOOK_BUDGET": "quick",
            "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "sslbook.recipes",
-           "--out", str(out), "--only", "simclr", "--steps", "2", "--root", str(tree), "--no-track"]
+           "--out", str(out), "--only", "simclr", "--steps", "2", "--root", str(tree), "--no-track",
+           "--validation-size", "10"]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     written = list(out.glob("*.pt"))
     assert len(written) == 1 and done.stdout.count(".pt:") == 1          # rank 0 alone writes and reports
     meta = checkpoints.load_checkpoint(written[0], models.encoder("small"))
     assert meta["processes"] == 2 and meta["steps"] == 2
+    assert meta["images"] == 30 and meta["validation"]["images"] == 10 and meta["test"]["images"] == 20
 
 
 class _FixedViews:
@@ -238,6 +241,10 @@ def test_check_gather_finds_the_right_gather_exact_and_the_local_gradient_one_wr
     assert result["loss_many"] == pytest.approx(result["loss_one"], abs=1e-12)
     assert result["grad_gap_local_only"] > 1e-3 * result["grad_scale"]      # the bug is caught ...
     assert distributed._gather_function is distributed._GatherWithGrad      # ... and never leaks out of its process
+    assert result["grad_gap_torch"] < 1e-10                 # PyTorch's differentiable all_gather sums too
+    assert result["grad_gap_all_anchors"] < 1e-10           # every view an anchor: the local gradient is right (x W)
+    assert result["loss_gap_batchnorm"] > 1e-3 * result["loss_one"]    # BatchNorm per shard: not one process
+    assert result["grad_gap_batchnorm"] > 1e-3 * result["grad_scale"]
 
 
 def test_check_gather_validates_its_arguments():

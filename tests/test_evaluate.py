@@ -84,44 +84,6 @@ def test_bad_inputs_are_refused(call, match):
         call(x, y)
 
 
-def test_positive_ranks_and_embedding_std():
-    g = torch.Generator().manual_seed(0)
-    z = torch.randn(32, 16, generator=g)
-    top1, rank = evaluate.positive_ranks(z, z + 0.01 * torch.randn(32, 16, generator=g))
-    assert top1 == 1.0 and rank == 1.0
-    top1, rank = evaluate.positive_ranks(z, torch.randn(32, 16, generator=g))
-    assert top1 < 0.2 and 15 < rank < 50
-    assert 0.2 < evaluate.embedding_std(torch.randn(2000, 16, generator=g)) < 0.3  # about 1/4
-    assert evaluate.embedding_std(torch.ones(10, 16)) == 0.0
-    with pytest.raises(ValueError, match="same shape"):
-        evaluate.positive_ranks(z, z[:3])
-    with pytest.raises(ValueError, match="N >= 2"):
-        evaluate.embedding_std(torch.ones(1, 4))
-
-
-def test_alignment_and_uniformity():
-    g = torch.Generator().manual_seed(0)
-    z = torch.randn(200, 8, generator=g)
-    assert evaluate.alignment(z, z) == pytest.approx(0.0, abs=1e-6)
-    assert evaluate.alignment(z, -z) == pytest.approx(4.0, rel=1e-5)  # antipodal unit vectors: distance 2
-    assert evaluate.alignment(z, -z, alpha=1.0) == pytest.approx(2.0, rel=1e-5)
-    spread = evaluate.uniformity(z)
-    collapsed = evaluate.uniformity(torch.ones(50, 8))
-    assert collapsed == pytest.approx(0.0, abs=1e-6) and spread < -1.0
-    # a brute-force reference over all pairs
-    u = torch.nn.functional.normalize(z[:20], dim=1)
-    ref = math.log(sum(math.exp(-2 * float((u[i] - u[j]).pow(2).sum())) for i in range(20) for j in range(i + 1, 20)) / 190)
-    assert evaluate.uniformity(z[:20]) == pytest.approx(ref, rel=1e-5)
-    with pytest.raises(ValueError, match="same shape"):
-        evaluate.alignment(z, z[:5])
-    with pytest.raises(ValueError, match="N >= 2"):
-        evaluate.uniformity(z[:1])
-    with pytest.raises(ValueError, match="t must be"):
-        evaluate.uniformity(z, t=0)
-    with pytest.raises(ValueError, match="alpha"):
-        evaluate.alignment(z, z, alpha=-1)
-
-
 # --- the torch solver of the linear probe ---------------------------------------------
 
 def test_torch_probe_agrees_with_scikit_learn_on_digits(digits):
@@ -185,3 +147,81 @@ def test_adapt_batchnorm_re_estimates_statistics_on_new_data():
     first = enc.net[0](x)
     assert torch.allclose(bn.running_mean, first.mean(dim=(0, 2, 3)), atol=1e-4) and not enc.training
     assert bn.momentum == 0.1
+
+
+def _ami_reference(y, c):
+    """Loop-based AMI of Vinh et al. (2010), arithmetic-mean normalisation: the expected
+    mutual information summed over the hypergeometric distribution of every cell."""
+    y, c = np.asarray(y), np.asarray(c)
+    n = len(y)
+    rows, cols = np.unique(y), np.unique(c)
+    table = np.array([[np.sum((y == r) & (c == k)) for k in cols] for r in rows], dtype=float)
+    a, b = table.sum(1), table.sum(0)
+    mi = sum(table[i, j] / n * math.log(n * table[i, j] / (a[i] * b[j]))
+             for i in range(len(a)) for j in range(len(b)) if table[i, j] > 0)
+    lf = lambda v: math.lgamma(v + 1)  # log factorial
+    emi = 0.0
+    for ai in a:
+        for bj in b:
+            for nij in range(max(1, int(ai + bj - n)), int(min(ai, bj)) + 1):
+                log_p = (lf(ai) + lf(bj) + lf(n - ai) + lf(n - bj) - lf(n) - lf(nij) - lf(ai - nij)
+                         - lf(bj - nij) - lf(n - ai - bj + nij))
+                emi += nij / n * math.log(n * nij / (ai * bj)) * math.exp(log_p)
+    h = lambda counts: -sum(p * math.log(p) for p in counts / n if p > 0)
+    return (mi - emi) / ((h(a) + h(b)) / 2 - emi)
+
+
+def test_ami_matches_a_loop_reference_and_scores_the_nmi_clusters():
+    x, y = blobs(n_per_class=15, classes=3, spread=3.0, seed=2)   # overlapping blobs: imperfect clusters
+    clusters = evaluate.kmeans(x, 3, seed=0)
+    ami = evaluate.cluster_ami(x, y, seed=0)
+    assert 0.05 < ami < 0.95
+    assert ami == pytest.approx(_ami_reference(y, clusters), abs=1e-9)
+    nmi = evaluate.cluster_nmi(x, y, seed=0)
+    from sklearn.metrics import normalized_mutual_info_score
+    assert nmi == pytest.approx(normalized_mutual_info_score(y, clusters))   # the same clusters
+    assert ami < nmi   # chance correction lowers an imperfect score
+    assert evaluate.cluster_ami(*blobs(), seed=0) == pytest.approx(1.0)
+
+
+def test_ami_is_about_zero_where_nmi_is_not_for_unrelated_labels():
+    # few samples per cluster: NMI of unrelated groupings sits well above 0, AMI near 0
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(120, 5))
+    y = rng.integers(0, 10, len(x))
+    nmi = [evaluate.cluster_nmi(x, y, seed=s) for s in range(5)]
+    ami = [evaluate.cluster_ami(x, y, seed=s) for s in range(5)]
+    assert min(nmi) > 0.05
+    assert abs(np.mean(ami)) < 0.03
+
+
+@pytest.mark.parametrize("call,match", [
+    (lambda x, y: evaluate.cluster_ami(x, y, n_clusters=1), "n_clusters"),
+    (lambda x, y: evaluate.cluster_ami(x, y, n_clusters=10_000), "n_clusters must be at most"),
+    (lambda x, y: evaluate.cluster_ami(x, y[:-1]), "same length"),
+    (lambda x, y: evaluate.cluster_ami(np.full_like(x, np.nan), y), "NaN"),
+])
+def test_ami_refuses_bad_inputs(call, match):
+    x, y = blobs()
+    with pytest.raises(ValueError, match=match):
+        call(x, y)
+
+
+def test_probe_without_standardising_and_a_custom_probe_in_few_label_scores(digits):
+    x_tr, x_te = evaluate.flatten(digits.x_train), evaluate.flatten(digits.x_test)
+    raw = evaluate.linear_probe(x_tr, digits.y_train, x_te, digits.y_test, standardize=False)
+    assert 0.9 < raw <= 1.0
+    # the torch solver without standardising agrees with scikit-learn without it
+    th = evaluate.linear_probe(x_tr, digits.y_train, x_te, digits.y_test, standardize=False, solver="torch")
+    assert abs(raw - th) <= 0.01
+    seen = []
+
+    def probe(tr_x, tr_y, te_x, te_y):
+        seen.append(len(tr_x))
+        return 0.5
+
+    scores = evaluate.few_label_scores(x_tr, digits.y_train, x_te, digits.y_test, 3, repeats=2, probe=probe)
+    assert scores.tolist() == [0.5, 0.5] and seen == [30, 30]
+    default = evaluate.few_label_scores(x_tr, digits.y_train, x_te, digits.y_test, 3, repeats=2)
+    assert default.tolist() == evaluate.few_label_scores(x_tr, digits.y_train, x_te, digits.y_test, 3, repeats=2,
+                                                         probe=evaluate.linear_probe).tolist()

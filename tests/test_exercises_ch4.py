@@ -96,7 +96,9 @@ def test_moco_floor_checker_wrong(wrong, match):
     simplex_uniformity,
     lambda n, t: np.float64(-t * (2 - 2 * (-1 / (n - 1)))),                   # from 2 - 2 cos
     lambda n, t: torch.tensor(-t * 2 * n / (n - 1)),                          # a 0-D float32 tensor
-    lambda n, t: round(simplex_uniformity(n, t), 3),                          # rounded
+    lambda n, t: round(simplex_uniformity(n, t), 3),                          # rounded to three decimals
+    lambda n, t: math.trunc(simplex_uniformity(n, t) * 1000) / 1000,          # cut to three decimals
+    lambda n, t: simplex_uniformity(n, t) + 4.9e-4,                           # within the rounding asked for
     lambda n, t: evaluate.uniformity(F.normalize(torch.eye(n, dtype=torch.float64) - 1 / n, dim=1), t),  # measured
 ])
 def test_simplex_uniformity_checker(answer, capsys):
@@ -116,6 +118,9 @@ def test_simplex_uniformity_checker(answer, capsys):
     (lambda n, t: -2 * t * 10 / 9, "same uniformity for n"),           # n hard-coded at 10
     (lambda n, t: 2 * t * n / (n - 1), "at most 0"),
     (lambda n, t: -2.1 * t * n / (n - 1), "Every two vertices"),
+    (lambda n, t: round(simplex_uniformity(n, t), 2), "give at least three decimals"),     # too coarse
+    (lambda n, t: math.trunc(simplex_uniformity(n, t) * 100) / 100, "give at least three decimals"),
+    (lambda n, t: simplex_uniformity(n, t) + 1e-3, "Every two vertices"),    # off by more than the rounding
     (lambda n, t: "spread", "must return one number"),
     (lambda n, t: F.normalize(torch.eye(n) - 1 / n, dim=1), "must return one number"),  # the simplex itself
     (lambda n, t: -2 * t * n / (n - 2), "raised ZeroDivisionError"),
@@ -155,6 +160,37 @@ def test_the_student_stubs_are_not_answered(root, name):
         CHECKS[name](space[name])
 
 
+BITS = -(math.log2(0.8) + math.log2(0.7)) / 2      # 0.41825...
+
+
+@pytest.mark.parametrize("answer", [BITS, 0.418, 0.4183, 0.41825, np.float32(BITS), torch.tensor(BITS),
+                                    BITS + 4.9e-4, BITS - 4.9e-4, "0.418"])
+def test_bits_checker_accepts_three_decimals(answer, capsys):
+    """The earlier exercise 4.3 asks for three decimals: 0.418 (the answer rounded) passes."""
+    exercises.check_bits(answer)
+    assert "Exercise 4.3 passed" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("wrong,match", [
+    (0.42, "give at least three decimals"),        # rounded to two decimals
+    (0.41, "give at least three decimals"),        # cut to two decimals
+    (0.4, "give at least three decimals"),
+    (0.419, "use log base 2"),                     # the third decimal wrong
+    (0.417, "use log base 2"),
+    (BITS + 6e-4, "use log base 2"),
+    (-(math.log(0.8) + math.log(0.7)) / 2, "in nats"),
+    (0.290, "in nats"),                            # nats, rounded to three decimals
+    (-(math.log(0.8) + math.log(0.7)) / 2 * math.log(2), "divide by ln 2, do not multiply"),
+    (-BITS, "use log base 2"),
+    ("0.418x", "must be a number"),
+    ([0.4], "must be a number"),
+    (None, "not answered yet"),
+])
+def test_bits_checker_wrong(wrong, match):
+    with pytest.raises(ExerciseError, match="Exercise 4.3: .*" + match):
+        exercises.check_bits(wrong)
+
+
 def test_the_earlier_checkers_still_work(capsys):
     """Student copies handed out before exercises 4.2 and 4.3 changed still call these."""
     exercises.check_predicted_loss(0.08)
@@ -163,7 +199,7 @@ def test_the_earlier_checkers_still_work(capsys):
     for check, answer, match in [(exercises.check_predicted_loss, 0.16, "article's factor 1/2"),
                                  (exercises.check_predicted_loss, "0.08x", "must be a number"),
                                  (exercises.check_bits, -(math.log(0.8) + math.log(0.7)) / 2, "in nats"),
-                                 (exercises.check_bits, [0.4], "could not be checked"),
+                                 (exercises.check_bits, [0.4], "must be a number"),
                                  (exercises.check_bits, None, "not answered yet")]:
         with pytest.raises(ExerciseError, match=match):
             check(answer)

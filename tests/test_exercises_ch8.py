@@ -132,7 +132,7 @@ def my_occlusion(encoder, image, patch):
     for i, r in enumerate(range(0, h, patch)):
         for j, c in enumerate(range(0, w, patch)):
             x = image.clone()
-            x[:, r:r + patch, c:c + patch] = 0
+            x[:, r:r + patch, c:c + patch] = 0.5
             out[i, j] = 1 - F.cosine_similarity(base, encoder(x[None])).item()
     return out
 
@@ -155,8 +155,9 @@ def in_place_occlusion(encoder, image, patch):
     (lambda e, x, p: 1 - interpret.occlusion_map(e, x, p), "1 - similarity"),
     (lambda e, x, p: interpret.occlusion_map(e, x, 4), "with a 8 x 8 image and patch = 2 the map is"),
     (lambda e, x, p: interpret.occlusion_map(e, x, p).T, "transposed"),
-    (lambda e, x, p: interpret.occlusion_map(e, x, p, fill=1.0), "zero one square at a time"),
-    (lambda e, x, p: interpret.occlusion_map(e, x, p) + 0.01, "zero one square at a time"),
+    (lambda e, x, p: interpret.occlusion_map(e, x, p, fill=0.0), "filled each square with black"),
+    (lambda e, x, p: interpret.occlusion_map(e, x, p, fill=1.0), "grey, 0.5"),
+    (lambda e, x, p: interpret.occlusion_map(e, x, p) + 0.01, "grey, 0.5"),
     (in_place_occlusion, "changed the image"),
     (lambda e, x, p: None, "not answered"),
     (lambda e, x, p: "map", "expected a tensor or array"),

@@ -21,9 +21,18 @@ def test_occlusion_finds_the_pixels_the_features_read():
         def forward(self, x):
             return torch.cat([x[:, :, :4, :4].flatten(1), torch.ones(len(x), 1)], dim=1)
     image = torch.rand(3, 8, 8) + 0.1
-    m = interpret.occlusion_map(TopLeft(), image, patch=4)
+    m = interpret.occlusion_map(TopLeft(), image, patch=4, fill=0.0)
     assert m.shape == (2, 2) and m[0, 0] > 0.1
     assert torch.allclose(m.flatten()[1:], torch.zeros(3), atol=1e-6)
+
+
+def test_occlusion_fills_with_grey_by_default():
+    class TopLeft(nn.Module):
+        def forward(self, x):
+            return torch.cat([x[:, :, :4, :4].flatten(1), torch.ones(len(x), 1)], dim=1)
+    grey = torch.full((3, 8, 8), 0.5)               # a grey image: a grey occluder changes nothing
+    assert torch.allclose(interpret.occlusion_map(TopLeft(), grey, patch=4), torch.zeros(2, 2), atol=1e-6)
+    assert interpret.occlusion_map(TopLeft(), grey, patch=4, fill=0.0)[0, 0] > 0.1
 
 
 def test_occlusion_bad_input():

@@ -75,3 +75,14 @@ def test_train_clip_and_zero_shot_bad_input():
         multimodal.train_clip(pairs, steps=0, batch_size=8)
     with pytest.raises(ValueError, match="texts"):
         multimodal.zero_shot(multimodal.ClipModel(), pairs.images, [])
+
+
+def test_view_batch_takes_part_of_the_batch_for_the_image_objective():
+    pairs = multimodal.make_pairs(64, seed=0)
+    views = augment.RandomViews(hue=0.5)
+    run = multimodal.train_clip(pairs, steps=2, batch_size=32, progress=False, views=views, view_batch=8)
+    assert run.history.steps == 2 and run.meta["method"] == "clip+simclr"
+    with pytest.raises(ValueError, match="view_batch"):
+        multimodal.train_clip(pairs, steps=1, batch_size=16, progress=False, views=views, view_batch=32)
+    with pytest.raises(ValueError, match="view_batch"):
+        multimodal.train_clip(pairs, steps=1, batch_size=16, progress=False, views=views, view_batch=1)

@@ -75,6 +75,12 @@ def test_the_knn_tracker_votes_as_scikit_learn_does():
     assert 0.5 < expected < 1                           # a case where the vote matters
     with pytest.raises(ValueError, match="k must be at most the number of training images"):
         recipes.knn_tracker(x[:5], y[:5], x, y, k=6)
+    # the same vote on features computed once (benchmarks/cifar10.py scores kNN and a probe on them)
+    assert recipes.knn_vote(h[:120], y[:120], h[120:], y[120:], k=7) == track(enc)["knn7"]
+    with pytest.raises(ValueError, match="k must be at most the number of training features"):
+        recipes.knn_vote(h[:5], y[:5], h, y, k=6)
+    with pytest.raises(ValueError, match="k"):
+        recipes.knn_vote(h[:5], y[:5], h, y, k=0)
 
 
 def test_the_default_seed_is_the_books_seed(monkeypatch):
@@ -153,27 +159,6 @@ def test_train_supervised_learns_a_separable_task():
         assert (net(x).argmax(1) == y).float().mean().item() == 1.0
 
 
-def test_main_writes_loadable_checkpoints_with_their_command(tmp_path, monkeypatch, capsys):
-    tiny = recipes.Recipe(arch="small", batch_size=16, lr=1e-3, pretrain_steps={"simclr": 2, "moco": 2},
-                          supervised_steps={2: 3})
-    monkeypatch.setitem(recipes.RECIPES, "quick", tiny)
-    x = (small_images(40) * 255).to(torch.uint8)
-    y = torch.arange(40) % 10
-    monkeypatch.setattr("sslbook.cifar.cifar10", lambda split, root=None: (x, y))
-    assert recipes.main(["--out", str(tmp_path)]) == 0
-    written = sorted(p.name for p in tmp_path.iterdir())
-    assert written == ["cifar10-small-moco.pt", "cifar10-small-simclr.pt", "cifar10-small-supervised-2.pt"]
-    meta = checkpoints.load_checkpoint(tmp_path / "cifar10-small-simclr.pt", models.encoder("small"))
-    assert meta["command"] == f"SSLBOOK_BUDGET=quick python -m sslbook.recipes --out {tmp_path}"
-    assert meta["steps"] == 2 and meta["budget"] == "quick"
-    assert meta["track"]["step"] == [0, 1, 2] and len(meta["track"]["knn20"]) == 3   # the learning curve
-    sup = checkpoints.load_checkpoint(tmp_path / "cifar10-small-supervised-2.pt", models.classifier("small"))
-    assert sup["labels_per_class"] == 2 and sup["images"] == 20
-    assert "cifar10-small-moco.pt: 2 steps" in capsys.readouterr().out
-    with pytest.raises(SystemExit):
-        recipes.main(["--out", str(tmp_path), "--only", "byol"])
-
-
 # --- the checkpoints in the repository -----------------------------------------------
 
 def shipped():
@@ -232,9 +217,3 @@ def test_the_full_recipe_is_resnet18_for_about_200_epochs_and_its_code_path_runs
     net = models.classifier("resnet18")
     assert recipes.train_supervised(net, small_images(8), torch.arange(8) % 10 % 2, tiny, steps=1,
                                     progress=False)["steps"] == 1
-
-
-def test_the_former_module_name_still_runs_the_command_line():
-    from sslbook import project
-
-    assert project.main is recipes.main

@@ -1,5 +1,7 @@
 """sslbook.tools: the phase profile of a SimCLR step, cProfile's slowest functions, and
 scalars written as TensorBoard event files and read back."""
+import doctest
+import json
 import time
 
 import pytest
@@ -51,7 +53,35 @@ def test_profile_step_puts_slow_views_in_the_views_phase(setup):
     assert prof.warmup_seconds == []
 
 
+def test_profile_step_runs_the_recipe_s_step_and_can_time_without_the_profiler(setup):
+    model, images, views, opt = setup
+    images3 = torch.rand(40, 3, 8, 8)
+    model = models.SimCLRModel(models.SmallCNN(3, widths=(8, 16), feature_dim=16), models.ProjectionHead(16, 8))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    prof = tools.profile_step(model, images3, augment.cifar_views(crop_scale=(0.2, 1.0)), opt, batch_size=16,
+                              steps=2, precision="bfloat16", channels_last=True, with_profiler=False)
+    assert prof.profiler is None and prof.precision == "bfloat16" and prof.channels_last
+    assert all(len(v) == 2 and all(s > 0 for s in v) for v in prof.seconds.values())
+    conv = next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d))
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last)   # the model was converted
+    assert tools.profile_step(model, images3, views, opt, batch_size=16, steps=1, precision="auto").precision \
+        in ("float32", "bfloat16")
+
+
+def test_profile_step_under_bfloat16_runs_the_forward_pass_in_bfloat16(setup):
+    model, images, views, opt = setup
+    seen = []
+    model.register_forward_pre_hook(lambda module, inputs: seen.append(
+        torch.get_autocast_dtype("cpu") if torch.is_autocast_enabled("cpu") else None))
+    tools.profile_step(model, images, views, opt, batch_size=16, steps=1, warmup=0, precision="bfloat16")
+    tools.profile_step(model, images, views, opt, batch_size=16, steps=1, warmup=0)
+    assert seen == [torch.bfloat16, None]
+
+
 @pytest.mark.parametrize("kwargs,match", [
+    ({"precision": "half"}, "precision must be one of"),
+    ({"channels_last": "yes"}, "channels_last must be True or False"),
+    ({"with_profiler": 1}, "with_profiler must be True or False"),
     ({"batch_size": 1}, "batch_size must be an integer >= 2"),
     ({"batch_size": 41}, "batch_size must be at most len"),
     ({"steps": 0}, "steps must be an integer >= 1"),
@@ -173,3 +203,31 @@ def test_read_scalars_needs_event_files(tmp_path):
         tools.read_scalars(tmp_path)
     with pytest.raises(ValueError, match="logdir must be a folder"):
         tools.read_scalars(tmp_path / "missing")
+
+
+def test_run_record_keeps_settings_seed_commit_and_a_name(tmp_path):
+    record = tools.run_record({"lr": 0.003, "crop_scale": [0.2, 1.0]}, seed=2, tag="simclr")
+    commit, dirty = tools.git_commit()
+    assert record["commit"] == commit and record["dirty"] == dirty
+    assert record["hparams"] == {"lr": 0.003, "crop_scale": [0.2, 1.0]} and record["seed"] == 2
+    assert record["name"].startswith("simclr-") and record["name"].endswith(f"-s2-{commit[:7]}")
+    assert record["torch"] == torch.__version__
+    json.dumps(record)                                             # plain data, for run.json
+    assert tools.git_commit(tmp_path) == ("unknown", False)        # outside a work tree
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"hparams": [("lr", 1)]}, "hparams must be a dict"),
+    ({"hparams": {"": 1}}, "hparams must be a dict with non-empty string keys"),
+    ({"seed": -1}, "seed must be an integer >= 0"),
+    ({"seed": 1.5}, "seed must be an integer >= 0"),
+    ({"tag": "a/b"}, "tag must be a non-empty string without slashes"),
+])
+def test_run_record_rejects_bad_arguments(kwargs, match):
+    args = {"hparams": {"lr": 1.0}, "seed": 0, **kwargs}
+    with pytest.raises(ValueError, match=match):
+        tools.run_record(args.pop("hparams"), args.pop("seed"), **args)
+
+
+def test_doctests():
+    assert doctest.testmod(tools).failed == 0

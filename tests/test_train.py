@@ -1,10 +1,9 @@
-import math
 import time
 
 import pytest
 import torch
 
-from sslbook import attention, augment, models, train
+from sslbook import train
 
 
 def quadratic():
@@ -92,111 +91,7 @@ def test_history_smoothing():
         h.smoothed(window=0)
 
 
-def test_simclr_step_lowers_the_loss_on_digits(digits):
-    torch.manual_seed(0)
-    model = models.SimCLRModel(models.SmallCNN(1, widths=(16, 32)), models.ProjectionHead(128, 32))
-    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-    g = torch.Generator().manual_seed(0)
-    step = train.simclr_step(model, digits.x_train, augment.digit_views(), 0.2, g)
-    h = train.fit(step, train.shuffled_batches(len(digits.x_train), 128, g), opt, steps=60, model=model, progress=False)
-    assert sum(h.loss[-10:]) / 10 < sum(h.loss[:5]) / 5 - 0.5
-
-
-def test_simclr_step_rejects_bad_temperature(digits):
-    model = models.SimCLRModel(models.SmallCNN(1), models.ProjectionHead(128, 8))
-    with pytest.raises(ValueError, match="temperature"):
-        train.simclr_step(model, digits.x_train, augment.digit_views(), temperature=0)
-
-
 # --- MoCo and supervised steps, checkpoints -----------------------------------------
-
-def test_moco_step_fills_the_queue_and_moves_the_key_encoder(digits):
-    import copy
-
-    from sslbook import augment
-
-    torch.manual_seed(0)
-    model = models.SimCLRModel(models.SmallCNN(1, feature_dim=32), models.ProjectionHead(32, 16))
-    keys = copy.deepcopy(model).requires_grad_(False)
-    queue = models.FeatureQueue(64, 16)
-    step = train.moco_step(model, keys, queue, digits.x_train, augment.digit_views(), momentum=0.9,
-                           generator=torch.Generator().manual_seed(0))
-    opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    history = train.fit(step, train.shuffled_batches(len(digits.train_idx), 16), opt, steps=3, progress=False)
-    assert len(queue) == 16 * 3 + 16  # the first batch's keys also served as its own negatives
-    assert all(math.isfinite(v) for v in history.loss)
-    # After training the key encoder differs from its start but is not the online encoder either.
-    online, key = next(model.parameters()), next(keys.parameters())
-    assert not torch.equal(online, key)
-
-
-def test_moco_step_rejects_bad_momentum(digits):
-    with pytest.raises(ValueError, match=r"momentum must be in \[0, 1\]"):
-        train.moco_step(None, None, None, digits.x_train, None, momentum=1.5)
-
-
-def test_supervised_step_reports_loss_and_accuracy():
-    model = torch.nn.Linear(4, 2)
-    x, y = torch.randn(8, 4), torch.arange(8) % 2
-    out = train.supervised_step(model, x, y)(torch.arange(8))
-    assert set(out) == {"loss", "accuracy"} and 0 <= out["accuracy"].item() <= 1
-    with pytest.raises(ValueError, match="same length"):
-        train.supervised_step(model, x, y[:5])
-
-
-
-
-def test_pair_step_records_what_the_monitor_returns(digits):
-    torch.manual_seed(0)
-    model = models.SimCLRModel(models.SmallCNN(1, feature_dim=16), models.ProjectionHead(16, 8))
-    seen = []
-
-    def monitor(z1, z2):
-        seen.append(z1.requires_grad)
-        return {"n": len(z1)}
-
-    step = train.pair_step(model, digits.x_train, augment.digit_views(), lambda a, b: ((a - b) ** 2).mean(),
-                           torch.Generator().manual_seed(0), monitor)
-    out = step(torch.arange(6))
-    assert set(out) == {"loss", "n"} and out["n"] == 6 and seen == [False]
-    with pytest.raises(ValueError, match="loss_fn must be a function"):
-        train.pair_step(model, digits.x_train, augment.digit_views(), "info_nce")
-
-
-def test_simsiam_step_with_and_without_stop_gradient(digits):
-    torch.manual_seed(0)
-    model = models.SimCLRModel(models.SmallCNN(1, feature_dim=16), models.ProjectionHead(16, 8))
-    pred = models.ProjectionHead(8, 8, hidden_dim=4)
-    for stop in (True, False):
-        loss = train.simsiam_step(model, pred, digits.x_train, augment.digit_views(), stop,
-                                  torch.Generator().manual_seed(0))(torch.arange(8))
-        assert -1.0 <= loss.item() <= 1.0 and loss.requires_grad
-
-
-def test_mlm_step_scores_only_the_hidden_tokens():
-    from sslbook import data, losses, masking
-
-    corpus = data.make_corpus(64)
-    V = corpus.vocab_size
-    model = attention.TinyTransformer(V + 1, dim=16, depth=1, heads=2, max_len=corpus.ids.shape[1])
-    g1, g2 = torch.Generator().manual_seed(1), torch.Generator().manual_seed(1)
-    loss = train.mlm_step(model, corpus.ids, V, V, 0.15, special_ids=(0,), generator=g1)(torch.arange(16))
-    inputs, labels = masking.mask_tokens(corpus.ids[:16], 0.15, V, V, special_ids=(0,), generator=g2)
-    assert torch.allclose(loss, losses.masked_token_loss(model(inputs), labels))
-    with pytest.raises(ValueError, match="mask_ratio"):
-        train.mlm_step(model, corpus.ids, V, V, mask_ratio=0)
-
-
-def test_masked_image_step_lowers_the_reconstruction_loss(digits):
-    torch.manual_seed(0)
-    mae = attention.PatchMaskedAutoencoder(image_size=8, patch=2, dim=16, depth=1, heads=2)
-    g = torch.Generator().manual_seed(0)
-    h = train.fit(train.masked_image_step(mae, digits.x_train, 0.5, g), train.shuffled_batches(len(digits.x_train), 64, g),
-                  torch.optim.AdamW(mae.parameters(), lr=3e-3), steps=40, progress=False)
-    assert sum(h.loss[-5:]) / 5 < sum(h.loss[:5]) / 5
-    with pytest.raises(ValueError, match="mask_ratio"):
-        train.masked_image_step(mae, digits.x_train, 1.5)
-
 
 def test_margin_toy_separates_groups_by_the_margin():
     start, end, labels, history = train.margin_toy(1.0, steps=60)

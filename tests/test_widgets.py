@@ -107,6 +107,13 @@ def test_frame_explorer_links_its_controls_in_the_page():
     assert ex.link.source == (ex.control, "index") and ex.link.target == (ex.stack, "selected_index")
     grouped = widgets.FrameExplorer({"g1": {"x": (plt.figure(), "1")}, "g2": {"y": (plt.figure(), "2")}})
     assert grouped.options == ("g1", "g2") and len(grouped.stack.children) == 2
+    # Each frame is headed by its option's full name; the slider's fixed-width readout, which cut long
+    # names off on the page, is off.
+    named = widgets.FrameExplorer({"SimCLR encoder": (b"\x89PNG", "x"), "random-init <b>": (b"\x89PNG", "y")},
+                                  description="features")
+    assert named.control.readout is False
+    assert [c.children[0].value for c in named.stack.children] == [
+        "<b>features: SimCLR encoder</b>", "<b>features: random-init &lt;b&gt;</b>"]
     with pytest.raises(ValueError, match="value must be one of"):
         widgets.FrameExplorer({"a": (plt.figure(), "")}, value="z")
     with pytest.raises(ValueError, match="frames must be a non-empty dict"):
@@ -114,7 +121,7 @@ def test_frame_explorer_links_its_controls_in_the_page():
 
 
 def frames_of(static):
-    return [child.children[1].value for child in static.stack.children]
+    return [child.children[-1].value for child in static.stack.children]
 
 
 def test_static_explorers_hold_one_distinct_frame_per_option_and_restore_the_control():
@@ -142,7 +149,7 @@ def test_a_static_explorer_leaves_no_picture_in_the_live_one_until_it_is_display
     assert drawn and temperature.image.value == b""          # the page does not carry it twice
     bundle = temperature._repr_mimebundle_()
     assert bytes(temperature.image.value) == drawn and "application/vnd.jupyter.widget-view+json" in bundle
-    assert bytes(static.stack.children[1].children[1].value) == drawn   # 0.5's frame is that picture
+    assert bytes(static.stack.children[1].children[-1].value) == drawn   # 0.5's frame is that picture
 
 
 def test_static_chooser_shows_the_trained_settings():

@@ -98,6 +98,17 @@ def check_moco_floor(fn) -> None:
                    "all at the antipode.")
 
 
+# Rounding a student may use: exercise 4.3 asks for three decimals, so an answer within half a unit of
+# the third decimal (plus float noise) is right; one rounded to two decimals is not.
+THREE_DECIMALS = 5e-4 + 1e-9
+
+
+def _rounded_too_far(value: float, want: float) -> bool:
+    """``value`` is ``want`` rounded (or cut) to fewer than three decimals: right, but too coarse."""
+    return any(math.isclose(value, cut(want * 10 ** d) / 10 ** d, abs_tol=1e-9)
+               for d in (1, 2) for cut in (round, math.trunc))
+
+
 def _simplex(n: int) -> torch.Tensor:
     return F.normalize(torch.eye(n, dtype=torch.float64) - 1 / n, dim=1)
 
@@ -105,7 +116,8 @@ def _simplex(n: int) -> torch.Tensor:
 @_checker("4.3")
 def check_simplex_uniformity(fn) -> None:
     """Exercise 4.3: ``fn(n, t)`` is :func:`~sslbook.evaluate.uniformity` (with ``t``) of ``n``
-    points at the vertices of a regular simplex: ``-2 t n / (n - 1)``."""
+    points at the vertices of a regular simplex: ``-2 t n / (n - 1)``, to three decimals (an answer
+    within 0.0005 of it passes, so one rounded to three decimals does)."""
     cases = [(3, 0.5), (3, 2.0), (2, 2.0), (3, 1.0), (10, 2.0), (10, 0.5), (100, 2.0), (5, 3.0), (1000, 2.0)]
     got = [_number("4.3", _call("4.3", fn, "simplex_uniformity", n, t), "simplex_uniformity") for n, t in cases]
     right = []
@@ -119,9 +131,14 @@ def check_simplex_uniformity(fn) -> None:
                {"t": "the squared distances are multiplied by t inside the exponential.",
                 "n": "the cosine between two vertices, -1/(n - 1), depends on n."}, what="uniformity", rel=1e-6)
     for (n, t), value, want in zip(cases, got, right):
-        if math.isclose(value, want, rel_tol=1e-3):   # 4 significant figures suffice
+        if math.isclose(value, want, rel_tol=1e-6, abs_tol=THREE_DECIMALS):   # three decimals suffice
             continue
         where = f"for n = {n} points and t = {t} the uniformity is {want:.6g}, got {value:.6g}"
+
+        def then(value=value, want=want, where=where):
+            if _rounded_too_far(value, want):
+                _fail("4.3", f"{where}: close, but give at least three decimals (within 0.0005).")
+            sweep()
         sq = 2 * n / (n - 1)
         hints = [
             (-2 * t, "that is n orthogonal points (cosine 0, squared distance 2); the simplex's vertices have "
@@ -136,7 +153,7 @@ def check_simplex_uniformity(fn) -> None:
         ]
         _diagnose("4.3", value, where, hints, "Every two vertices have the same cosine -1/(n - 1); turn it into "
                   "a squared distance (2 - 2 cos for unit vectors) and take log exp(-t d^2).", rel_tol=1e-6,
-                  then=sweep)
+                  then=then)
     _passed("4.3", "a regular simplex of n points has uniformity -2 t n / (n - 1), below -2 t for every n.")
 
 
@@ -155,29 +172,36 @@ def check_predicted_loss(answer) -> None:
     a = torch.tensor([[1.0, 0.0], [1.0, 0.0]], dtype=torch.float64)
     b = torch.tensor([[0.6, 0.8], [0.9, math.sqrt(1 - 0.81)]], dtype=torch.float64)
     right = float(margin_contrastive(a, b, torch.tensor([1, 0]), margin=0.5, distance="cosine"))
-    if math.isclose(value, right, abs_tol=1e-6):
+    if math.isclose(value, right, abs_tol=THREE_DECIMALS):   # 0.08 exactly; three decimals suffice
         _passed("4.2", f"L = {right:.4f}.")
         return
-    if math.isclose(value, 2 * right, abs_tol=1e-6):
+    if math.isclose(value, 2 * right, abs_tol=THREE_DECIMALS):
         _fail("4.2", f"got {value:.4f}: that is the article's factor 1/2; the formula divides by 2N = 4.")
-    if math.isclose(value, (0.6 ** 2) / 4, abs_tol=1e-6):
+    if math.isclose(value, (0.6 ** 2) / 4, abs_tol=THREE_DECIMALS):
         _fail("4.2", f"got {value:.4f}: d is the cosine *distance* 1 - cos, not the cosine similarity.")
     _fail("4.2", f"got {value:.4f}: with d = 1 - cos, add y d^2 and (1 - y) max(m - d, 0)^2 over both pairs, then divide by 2N.")
 
 
 @_checker("4.3")
 def check_bits(answer) -> None:
-    """The earlier exercise 4.3 (kept for copies handed out before): the article's cross-entropy example, -(log p(0.8) + log p(0.7)) / 2, in bits."""
+    """The earlier exercise 4.3 (kept for copies handed out before): the article's cross-entropy example,
+    -(log p(0.8) + log p(0.7)) / 2, in bits: 0.41825..., to three decimals (0.418 passes; anything within
+    0.0005 of the exact value does)."""
     if answer is None:
         _unanswered("4.3", "ce_bits is None.")
-    value = float(answer)
+    try:
+        value = float(answer)
+    except (TypeError, ValueError):
+        _fail("4.3", f"ce_bits must be a number, got {answer!r}")
     right = -(math.log2(0.8) + math.log2(0.7)) / 2
-    if math.isclose(value, right, abs_tol=1e-4):
+    if math.isclose(value, right, abs_tol=THREE_DECIMALS):
         _passed("4.3", f"{right:.4f} bits = {right * math.log(2):.4f} nats.")
         return
     nats = -(math.log(0.8) + math.log(0.7)) / 2
-    if math.isclose(value, nats, abs_tol=1e-4):
+    if math.isclose(value, nats, abs_tol=THREE_DECIMALS):
         _fail("4.3", f"got {value:.4f}, which is in nats (natural log); divide by ln 2 for bits.")
-    if math.isclose(value, nats * math.log(2), abs_tol=1e-4):
+    if math.isclose(value, nats * math.log(2), abs_tol=THREE_DECIMALS):
         _fail("4.3", f"got {value:.4f}: to turn nats into bits divide by ln 2, do not multiply.")
+    if _rounded_too_far(value, right):
+        _fail("4.3", f"got {value:.4f}: close, but give at least three decimals.")
     _fail("4.3", f"got {value:.4f}; use log base 2 of the probabilities of the true classes.")

@@ -68,8 +68,8 @@ def check_slowest_function(fn) -> None:
         if got is None:
             _unanswered("7.1", "slowest_function returned None.")
         if not isinstance(got, str):
-            _fail("7.1", f"slowest_function must return the function's name as a string (the third item of the "
-                         f"stats key), got {got!r}"[:300])
+            _fail("7.1", f"slowest_function must return the function's name as a string (a key of "
+                         f"get_stats_profile().func_profiles), got {got!r}"[:300])
         if slow in got and fast not in got:
             continue
         if work.__name__ in got or "runcall" in got:
@@ -80,7 +80,8 @@ def check_slowest_function(fn) -> None:
         if fast in got:
             _fail("7.1", f"{got!r} is fast in this run: profile the function you are given, do not name a fixed one.")
         _fail("7.1", f"the function with the most own time is {slow}, got {got!r}. Use cProfile.Profile().runcall, "
-                     "pstats.Stats(profiler), and take the entry with the largest tottime.")
+                     "pstats.Stats(profiler).get_stats_profile().func_profiles, and take the name whose "
+                     "FunctionProfile has the largest tottime.")
     _passed("7.1", "slowest_function ranks by own time and finds a different culprit in each of three runs.")
 
 

@@ -147,7 +147,7 @@ def _encoder(seed: int, pooled: int) -> nn.Module:
 def check_occlusion(fn) -> None:
     """Exercise 8.4: ``fn(encoder, image, patch)`` is the occlusion map: for each
     non-overlapping ``patch`` x ``patch`` square, 1 - cosine similarity between the
-    features of the image and of the image with that square set to zero."""
+    features of the image and of the image with that square set to grey (0.5)."""
     square = torch.rand(3, 8, 8, generator=torch.Generator().manual_seed(85))
     wide = torch.rand(3, 8, 12, generator=torch.Generator().manual_seed(86))
     first, second = _encoder(84, 2), _encoder(87, 3)
@@ -158,7 +158,7 @@ def check_occlusion(fn) -> None:
         if got is None:
             _unanswered("8.4", "occlusion returned None.")
         if not torch.equal(given, image):
-            _fail("8.4", f"{where}: your occlusion changed the image it was given; zero a copy (image.clone()).")
+            _fail("8.4", f"{where}: your occlusion changed the image it was given; fill a copy (image.clone()).")
         with torch.no_grad():
             right = _interpret.occlusion_map(encoder, image, patch=patch).double()
         got = _tensor("8.4", got, "occlusion")
@@ -172,7 +172,12 @@ def check_occlusion(fn) -> None:
             _fail("8.4", f"{where}: the map is transposed; one row of the map per row of squares, then the columns.")
         if torch.allclose(got, 1 - right, atol=1e-5):
             _fail("8.4", f"{where}: that is the similarity; the map shows the change, 1 - similarity.")
+        with torch.no_grad():
+            black = _interpret.occlusion_map(encoder, image, patch=patch, fill=0.0).double()
+        if torch.allclose(got, black, atol=1e-5):
+            _fail("8.4", f"{where}: you filled each square with black (0); fill it with grey, 0.5, as Zeiler and "
+                         "Fergus do (black changes few pixels on a dark border).")
         _fail("8.4", f"{where} expected {[round(v, 4) for v in right.flatten().tolist()]}, got "
-                     f"{[round(v, 4) for v in got.flatten().tolist()]}: zero one square at a time (rows, then "
-                     "columns), embed, and compare with the features of the untouched image.")
+                     f"{[round(v, 4) for v in got.flatten().tolist()]}: fill one square at a time with grey, 0.5 "
+                     "(rows, then columns), embed, and compare with the features of the untouched image.")
     _passed("8.4", "the occlusion map matches for every patch size, image shape and encoder tried.")

@@ -1,0 +1,118 @@
+"""The command line that trains the checkpoints the book ships, ``python -m sslbook.recipes``
+(also under ``torchrun``; ``python -m sslbook.cli`` is the same). The recipes themselves, and
+:func:`~sslbook.recipes.pretrain`, are in :mod:`sslbook.recipes`.
+
+    python -m sslbook.recipes --out sslbook/weights     # the shipped, quick ones (checkpoints.shipped())
+    SSLBOOK_BUDGET=full python -m sslbook.recipes --out ~/ckpt   # ResNet-18, on a GPU
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+
+import torch
+
+from . import cifar, config, data, distributed, domains, models, recipes, seed_everything, text
+from .checkpoints import save_checkpoint
+
+
+def main(argv=None) -> int:
+    """Train the checkpoints of the current budget and write them to ``--out``.
+
+    Every checkpoint is trained on the 45,000 training images outside the validation split
+    (:func:`sslbook.cifar.validation_split`); its learning curve and its ``validation`` score are
+    measured on the 5,000 held-out ones (kNN, k = 20, against 1,000 labelled images per class of the
+    training part; the classifiers' accuracy). The test split is read once, after all training,
+    and scores each checkpoint once (``meta["test"]``): nothing here is chosen by it.
+    """
+    parser = argparse.ArgumentParser(prog="python -m sslbook.recipes", description=main.__doc__.splitlines()[0])
+    parser.add_argument("--out", required=True, help="folder for the .pt files (the chapters read sslbook/weights)")
+    parser.add_argument("--only", nargs="*", default=None,
+                        help="kinds to train, e.g. simclr moco supervised-10 (default: all of the recipe)")
+    parser.add_argument("--root", default=None, help="CIFAR-10 image-folder tree or .tar.gz (else $SSLBOOK_CIFAR10)")
+    parser.add_argument("--steps", type=int, default=None, help="pre-training steps (default: the recipe's)")
+    parser.add_argument("--validation-size", type=int, default=cifar.VALIDATION_SIZE,
+                        help=f"training images held out for the learning curve and the validation scores "
+                             f"(default {cifar.VALIDATION_SIZE:,}; smaller only for a small image tree)")
+    parser.add_argument("--no-track", dest="track", action="store_false",
+                        help="skip the kNN learning curve (on the validation split) recorded in each pre-training checkpoint")
+    args = parser.parse_args(argv)
+    if args.steps is not None and args.steps < 1:
+        parser.error(f"--steps must be a positive number of steps, got {args.steps}")
+    started = distributed.start()   # under torchrun: each rank on its own GPU (LOCAL_RANK); NCCL, or gloo on CPUs
+    rec, budget = recipes.recipe(), config.budget()
+    words = sys.argv[1:] if argv is None else argv
+    command = f"SSLBOOK_BUDGET={budget} python -m sslbook.recipes {' '.join(words)}"
+    kinds = [*rec.pretrain_steps, *(f"supervised-{c}" for c in rec.supervised_steps)]
+    unknown = set(args.only or []) - set(kinds) - {"mlm"}
+    if unknown:
+        parser.error(f"--only: unknown kind(s) {sorted(unknown)}; this budget has {kinds} and mlm")
+    seed_everything(0)  # SSLBOOK_SEED shifts it, and with it every run's seed below (pretrain's default)
+    out = Path(args.out)
+    chosen = kinds if args.only is None else [k for k in [*kinds, "mlm"] if k in args.only]
+    settings = {k: (list(v) if isinstance(v, tuple) else {str(a): b for a, b in v.items()} if isinstance(v, dict) else v)
+                for k, v in dataclasses.asdict(rec).items()}
+    split = {"images": args.validation_size, "seed": cifar.VALIDATION_SEED,
+             "what": "a stratified share of the training split, never trained on"}
+    if any(k != "mlm" for k in chosen):
+        with distributed.rank_zero_first():              # rank 0 decodes and caches, the others read its cache
+            (x, y), (val_x, val_y) = cifar.cifar10_validation(args.root, args.validation_size, cifar.VALIDATION_SEED)
+        x, val_x = x.float() / 255, val_x.float() / 255
+        # kNN (k = 20) against 1,000 labelled images per class of the training part (seed 0: one fixed draw)
+        known = data.few_labels(y, min(1000, int(torch.bincount(y).min())), seed=0)
+        knn = min(20, len(known))
+        on_val = recipes.knn_tracker(x[known], y[known], val_x, val_y, k=knn)
+    trained = []
+    for kind in chosen:
+        if kind == "mlm":
+            model, _, meta = domains.pretrain_language(text.python_docs())
+            meta.update(command=command, budget=budget)
+            path = out / "pydocs-mlm.pt"
+        elif kind in rec.pretrain_steps:
+            model = models.encoder(rec.arch)
+            steps = rec.pretrain_steps[kind] if args.steps is None else args.steps
+            meta = recipes.pretrain(model, x, kind, rec, steps=steps, track=on_val if args.track else None,
+                                    track_every=max(1, steps // recipes.TRACK_POINTS)).meta
+            meta["processes"] = distributed.world_size()
+            meta["validation"] = {**split, **on_val(model)}
+            if args.track:
+                meta["track_on"] = "validation"
+        else:
+            per_class = int(kind.split("-")[1])
+            idx = data.few_labels(y, per_class, seed=0)  # seed=0: one fixed draw of the labelled images
+            model = models.classifier(rec.arch)
+            meta = recipes.train_supervised(model, x[idx], y[idx], rec, steps=rec.supervised_steps[per_class])
+            meta["labels_per_class"] = per_class
+            meta["validation"] = {**split, "accuracy": recipes.accuracy(model, val_x, val_y)}
+        if kind != "mlm":
+            meta.update(command=command, arch=rec.arch, budget=budget, recipe=settings)
+            path = out / recipes.checkpoint_name(kind, rec.arch)
+        trained.append((kind, path, model, meta))
+    if any(kind != "mlm" for kind, *_ in trained):
+        # The test split, read now that every choice is made: one score per checkpoint, recorded, never used.
+        with distributed.rank_zero_first():
+            test_x, test_y = cifar.cifar10("test", root=args.root)
+        test_x = test_x.float() / 255
+        on_test = recipes.knn_tracker(x[known], y[known], test_x, test_y, k=knn)
+        for kind, _, model, meta in trained:
+            if kind in rec.pretrain_steps:
+                meta["test"] = {"images": len(test_y), **on_test(model)}
+            elif kind != "mlm":
+                meta["test"] = {"images": len(test_y), "accuracy": recipes.accuracy(model, test_x, test_y)}
+    for kind, path, model, meta in trained:
+        if distributed.rank() == 0:                      # one checkpoint, written once
+            save_checkpoint(path, model, **meta)
+            scores = "".join(f", {part} {', '.join(f'{k} {v}' for k, v in meta[part].items() if k in ('accuracy', f'knn{knn}'))}"
+                             for part in ("validation", "test") if part in meta)
+            print(f"{path}: {meta['steps']} steps, {meta['epochs']} epochs, {meta['seconds']:.0f} s, "
+                  f"final loss {meta['loss'][-1]:.3f}{scores}", flush=True)
+    if started:
+        distributed.stop()
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
