@@ -57,6 +57,19 @@ def tensor(name: str, value, *, ndim: int | None = None, floating: bool = False,
     return value
 
 
+def embedding_pair(z1, z2, *, why: str) -> None:
+    """Raise ``ValueError`` unless ``z1`` and ``z2`` are finite N x D float tensors of one shape
+    with N >= 2 and D >= 1; ``why`` says what needs the second sample (named in the message)."""
+    tensor("z1", z1, ndim=2, floating=True)
+    tensor("z2", z2, ndim=2, floating=True)
+    if z1.shape != z2.shape:
+        raise ValueError(f"z1 and z2 must have the same shape, got {tuple(z1.shape)} and {tuple(z2.shape)}")
+    if z1.shape[0] < 2:
+        raise ValueError(f"{why}, got N = {z1.shape[0]}")
+    if z1.shape[1] < 1:
+        raise ValueError("z1 and z2 must have at least one feature dimension")
+
+
 def to_numpy(x) -> np.ndarray:
     """A tensor (detached, on the CPU) or anything array-like as a NumPy array."""
     return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)

@@ -16,17 +16,6 @@ import torch.nn.functional as F
 from . import _validate
 
 
-def _check_views(z1, z2, need: str) -> None:
-    _validate.tensor("z1", z1, ndim=2, floating=True)
-    _validate.tensor("z2", z2, ndim=2, floating=True)
-    if z1.shape != z2.shape:
-        raise ValueError(f"z1 and z2 must have the same shape, got {tuple(z1.shape)} and {tuple(z2.shape)}")
-    if z1.shape[0] < 2:
-        raise ValueError(f"z1 and z2 must hold N >= 2 samples ({need} is taken over the batch), got N = {z1.shape[0]}")
-    if z1.shape[1] < 1:
-        raise ValueError("z1 and z2 must have at least one feature dimension")
-
-
 def _off_diagonal(c: torch.Tensor) -> torch.Tensor:
     """The D * (D - 1) entries of a square D x D matrix off its diagonal, flattened."""
     return c[~torch.eye(len(c), dtype=torch.bool, device=c.device)]
@@ -47,7 +36,7 @@ def cross_correlation(z1: torch.Tensor, z2: torch.Tensor, eps: float = 0.0) -> t
     >>> torch.allclose(cross_correlation(z, z).diagonal(), torch.ones(3))
     True
     """
-    _check_views(z1, z2, "a standard deviation")
+    _validate.embedding_pair(z1, z2, why="z1 and z2 must hold N >= 2 samples (a standard deviation is taken over the batch)")
     _validate.positive("eps", eps, allow_zero=True)
     parts = []
     for name, z in (("z1", z1), ("z2", z2)):
@@ -98,7 +87,7 @@ def vicreg_terms(z1: torch.Tensor, z2: torch.Tensor, gamma: float = 1.0,
 
     The official code halves the variance term; Algorithm 1 (followed here) does not.
     """
-    _check_views(z1, z2, "a variance")
+    _validate.embedding_pair(z1, z2, why="z1 and z2 must hold N >= 2 samples (a variance is taken over the batch)")
     _validate.positive("gamma", gamma, allow_zero=True)
     _validate.positive("eps", eps)
     n, d = z1.shape

@@ -48,15 +48,7 @@ def positive_index(n: int, device=None) -> torch.Tensor:
     return torch.cat([torch.arange(n, 2 * n, device=device), torch.arange(n, device=device)])
 
 
-def _check_pair(z1, z2) -> None:
-    _validate.tensor("z1", z1, ndim=2, floating=True)
-    _validate.tensor("z2", z2, ndim=2, floating=True)
-    if z1.shape != z2.shape:
-        raise ValueError(f"z1 and z2 must have the same shape, got {tuple(z1.shape)} and {tuple(z2.shape)}")
-    if z1.shape[0] < 2:
-        raise ValueError(f"a contrastive loss needs a batch of N >= 2 pairs (negatives come from the batch), got N = {z1.shape[0]}")
-    if z1.shape[1] < 1:
-        raise ValueError("z1 and z2 must have at least one feature dimension")
+_PAIR_NEED = "a contrastive loss needs a batch of N >= 2 pairs (negatives come from the batch)"
 
 
 def info_nce(z1: torch.Tensor, z2: torch.Tensor, temperature: float | None = None, *,
@@ -86,7 +78,7 @@ def info_nce(z1: torch.Tensor, z2: torch.Tensor, temperature: float | None = Non
     >>> round(info_nce(z, z).item(), 4) == round(float(torch.log(torch.tensor(7.0))), 4)
     True
     """
-    _check_pair(z1, z2)
+    _validate.embedding_pair(z1, z2, why=_PAIR_NEED)
     temperature = temperature_of("simclr", temperature)
     n = z1.shape[0]
     if gather and distributed.is_distributed():
@@ -264,7 +256,7 @@ def clip_loss(image_z: torch.Tensor, text_z: torch.Tensor, temperature: float | 
     >>> clip_loss(z, z, temperature=0.01).item() < 1e-6
     True
     """
-    _check_pair(image_z, text_z)
+    _validate.embedding_pair(image_z, text_z, why=_PAIR_NEED)
     temperature = temperature_of("clip", temperature)
     logits = F.normalize(image_z, dim=1) @ F.normalize(text_z, dim=1).T / temperature
     target = torch.arange(len(logits), device=logits.device)
