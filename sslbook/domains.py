@@ -6,6 +6,7 @@ Python's own documentation, and SCARF on table rows. (The image recipes are in
 from __future__ import annotations
 
 import dataclasses
+import platform
 from dataclasses import dataclass
 
 import torch
@@ -76,7 +77,8 @@ def pretrain_language(docs: text.PythonDocs, recipe: LanguageRecipe = LANGUAGE, 
     masked language modelling; returns ``(model, vocab, meta)``. The meta records the
     vocabulary's words, so that :func:`load_language` rebuilds both from a checkpoint.
     ``seed`` (by default :func:`sslbook.config.seed` ``(0)``) seeds the initialisation, the
-    masks and the order of the batches."""
+    masks and the order of the batches. The meta also records the :func:`sslbook.text.fingerprint`
+    of every task docstring in the pre-training text (``read``) and the Python version."""
     seed = config.or_seed(seed)
     steps = recipe.steps if steps is None and seconds is None else steps
     vocab = text.Vocab.build(docs.pretraining, recipe.vocab_size)
@@ -90,6 +92,11 @@ def pretrain_language(docs: text.PythonDocs, recipe: LanguageRecipe = LANGUAGE, 
     _, meta = recipe.run(step, len(ids), optimizer, g, model, steps=steps, seconds=seconds, scheduler=scheduler,
                          progress=progress, desc="masked language model", method="mlm", vocab=vocab.words,
                          dim=recipe.dim, depth=recipe.depth)
+    # which task docstrings it read, and on which Python (the standard library, and so the split, differ
+    # between versions): applications.language tests only on docstrings not in this list
+    pre = set(docs.pretraining)
+    meta.update(read=sorted(text.fingerprint(t) for t in set(docs.texts) if t in pre),
+                python=platform.python_version())
     return model, vocab, meta
 
 

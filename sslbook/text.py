@@ -13,6 +13,7 @@ the vector of a whole word whose neighbours can be read.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import inspect
 import pydoc_data.topics
@@ -146,7 +147,9 @@ class PythonDocs:
 
     ``unseen_test_idx`` keeps the test docstrings whose owner has no docstring in the
     training split: a method's siblings can share most of its words, and the training
-    docstrings are part of the pre-training text."""
+    docstrings are part of the pre-training text. ``unread_idx``, a random part of the
+    training split, is left out of the pre-training text: docstrings drawn like the ones the
+    model read, but never read, for a fair test of memorisation."""
 
     texts: tuple[str, ...]
     labels: torch.Tensor
@@ -154,6 +157,7 @@ class PythonDocs:
     owners: tuple[str, ...]
     train_idx: torch.Tensor
     test_idx: torch.Tensor
+    unread_idx: torch.Tensor
     pretraining: tuple[str, ...]
 
     @property
@@ -162,15 +166,31 @@ class PythonDocs:
         return torch.tensor([i for i in self.test_idx.tolist() if self.owners[i] not in seen], dtype=torch.long)
 
 
-def python_docs(test_size: float = 0.3, seed: int = 0) -> PythonDocs:
+def fingerprint(doc: str) -> str:
+    """A short, stable name for one text (the first 16 hex digits of its SHA-256), so that a
+    checkpoint can record which docstrings its model read without storing them.
+
+        >>> fingerprint("Return the absolute value of the argument.")
+        '3c31450076a5bb1f'
+    """
+    if not isinstance(doc, str):
+        raise ValueError(f"doc must be a str, got {type(doc).__name__}")
+    return hashlib.sha256(doc.encode("utf-8")).hexdigest()[:16]
+
+
+def python_docs(test_size: float = 0.3, seed: int = 0, unread_size: float = 0.2) -> PythonDocs:
     """Docstrings of :data:`FAMILIES` (deduplicated, each labelled by its family, with a
     stratified split) and the pre-training text: ``pydoc_data.topics``, the docstrings of
-    :data:`OTHER_MODULES` and the task's *training* docstrings, without their labels.
+    :data:`OTHER_MODULES` and the task's *training* docstrings, without their labels, except a
+    stratified ``unread_size`` of them (``unread_idx``), kept out to measure memorisation.
 
     ``seed`` stays 0 by default rather than following ``SSLBOOK_SEED``: the shipped language
     model (``pydocs-mlm.pt``) was pre-trained on this split's training docstrings, and another
-    split would test it on documents it has read.
+    split would test it on documents it has read. The standard library differs between Python
+    versions, and with it the split: the checkpoint records the fingerprints of what it read
+    (:func:`fingerprint`), and :func:`sslbook.applications.language` tests only on the rest.
     """
+    _validate.in_range("unread_size", unread_size, 0, 1, low_open=True, high_open=True)
     texts, labels, owners, seen = [], [], [], set()
     for label, modules in enumerate(FAMILIES.values()):
         for m in modules:
@@ -182,6 +202,9 @@ def python_docs(test_size: float = 0.3, seed: int = 0) -> PythonDocs:
                     owners.append(owner)
     labels = torch.tensor(labels)
     train_idx, test_idx = stratified_split(labels, test_size=test_size, seed=seed)
+    keep, out = stratified_split(labels[train_idx], test_size=unread_size, seed=seed + 1)
+    read_idx, unread_idx = train_idx[keep], train_idx[out]
     other = [d for m in OTHER_MODULES for d, _ in _docstrings(m) if d not in seen]
-    pretraining = [*pydoc_data.topics.topics.values(), *other, *(texts[i] for i in train_idx.tolist())]
-    return PythonDocs(tuple(texts), labels, tuple(FAMILIES), tuple(owners), train_idx, test_idx, tuple(pretraining))
+    pretraining = [*pydoc_data.topics.topics.values(), *other, *(texts[i] for i in read_idx.tolist())]
+    return PythonDocs(tuple(texts), labels, tuple(FAMILIES), tuple(owners), train_idx, test_idx, unread_idx,
+                      tuple(pretraining))

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from sslbook import applications, checkpoints, config
+from sslbook import applications, checkpoints, config, text
 
 
 def test_vision_transfer_uses_the_shipped_encoders(root):
@@ -39,6 +39,19 @@ def test_language_features_come_from_the_shipped_model():
     docs = f.extra["docs"]
     train_owners = {docs.owners[i] for i in docs.train_idx.tolist()}
     assert not any(docs.owners[i] in train_owners for i in f.extra["test_idx"].tolist())
+    # nothing the checkpoint read is tested on, or counted as unread (whatever this Python's split is)
+    read = set(f.extra["meta"]["read"])
+    for key in ("test_idx", "unread_idx"):
+        assert len(f.extra[key]) > 0 and not any(text.fingerprint(docs.texts[i]) in read for i in f.extra[key].tolist())
+    assert all(text.fingerprint(docs.texts[i]) in read for i in f.extra["read_idx"].tolist())
+
+
+def test_language_refuses_a_checkpoint_that_does_not_record_what_it_read(tmp_path):
+    blob = torch.load(checkpoints.shipped("pydocs-mlm.pt"), weights_only=True)
+    del blob["meta"]["read"]
+    torch.save(blob, tmp_path / "pydocs-mlm.pt")
+    with pytest.raises(ValueError, match="does not record which docstrings its model read.*--only mlm"):
+        applications.language(tmp_path / "pydocs-mlm.pt")
 
 
 def test_tabular_features_and_their_seed():

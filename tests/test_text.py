@@ -35,5 +35,19 @@ def test_python_docs_is_labelled_split_and_keeps_test_text_out_of_pre_training()
     assert len(set(docs.train_idx.tolist()) & set(docs.test_idx.tolist())) == 0
     pre = set(docs.pretraining)
     assert not any(docs.texts[i] in pre for i in docs.test_idx.tolist())
-    assert all(docs.texts[i] in pre for i in docs.train_idx[:50].tolist())
+    unread = set(docs.unread_idx.tolist())
+    assert unread < set(docs.train_idx.tolist()) and 0.15 < len(unread) / len(docs.train_idx) < 0.25
+    assert not any(docs.texts[i] in pre for i in unread)        # kept out, to measure memorisation
+    assert all(docs.texts[i] in pre for i in docs.train_idx.tolist() if i not in unread)
+    # the unread part is drawn like the rest of the training split: every family is in it
+    assert set(docs.labels[docs.unread_idx].tolist()) == set(range(len(text.FAMILIES)))
     assert len(docs.pretraining) > 1000 and torch.equal(text.python_docs().labels, docs.labels)  # deterministic
+
+
+def test_fingerprint_is_stable_and_checks_its_input():
+    assert text.fingerprint("Return the absolute value of the argument.") == "3c31450076a5bb1f"
+    assert text.fingerprint("a") != text.fingerprint("b") and len(text.fingerprint("")) == 16
+    with pytest.raises(ValueError, match="doc must be a str"):
+        text.fingerprint(3)
+    with pytest.raises(ValueError, match="unread_size"):
+        text.python_docs(unread_size=1.0)
