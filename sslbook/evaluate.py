@@ -24,11 +24,12 @@ from sklearn.metrics import adjusted_mutual_info_score, normalized_mutual_info_s
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 from . import _validate, config
 from .data import few_labels
 from .geometry import (alignment, embedding_std, positive_ranks, rank_signals,  # noqa: F401 (re-exported)
-                       uniformity)
+                       rankme, singular_values, uniformity)
 
 
 def _features_labels(x, y, prefix: str = ""):
@@ -91,8 +92,9 @@ def linear_probe(train_x, train_y, test_x, test_y, *, max_iter: int = 2000, C: f
         return _torch_probe(train_x, train_y, test_x, test_y, max_iter, C, standardize)
     scaler = [StandardScaler()] if standardize else []
     clf = make_pipeline(*scaler, LogisticRegression(max_iter=max_iter, C=C))
-    clf.fit(train_x, train_y)
-    return float(clf.score(test_x, test_y))
+    with threadpool_limits(1):   # one BLAS thread: 2-12x faster at these sizes (benchmarks/probe_threads.py)
+        clf.fit(train_x, train_y)
+        return float(clf.score(test_x, test_y))
 
 
 def _torch_probe(train_x, train_y, test_x, test_y, max_iter: int, C: float, standardize: bool = True) -> float:

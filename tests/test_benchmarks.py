@@ -143,3 +143,13 @@ def test_the_standard_recipes_lars_and_schedule(root, monkeypatch):
     assert lrs[0] < 0.001 and max(lrs) == pytest.approx(0.4, rel=1e-3) and lrs.index(max(lrs)) == 10
     assert lrs[-1] < 0.01 and all(a >= b for a, b in zip(lrs[10:], lrs[11:]))
     assert std.SETTINGS["temperature"] == 0.2 and std.SETTINGS["batch_size"] == 256
+
+
+def test_probe_threads_benchmark_prints_a_table_and_writes_json(tmp_path, root):
+    out = tmp_path / "probe_threads.json"
+    proc = subprocess.run([sys.executable, str(root / "benchmarks" / "probe_threads.py"), "--repeats", "1",
+                           "--out", str(out)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "speed-up" in proc.stdout and "6b's TF-IDF" in proc.stdout
+    rows = json.loads(out.read_text())["rows"]
+    assert len(rows) == 5 and all(r["default_s"] > 0 and r["one_thread_s"] > 0 for r in rows)
