@@ -6,6 +6,8 @@
 - :func:`embedding_std`: a collapse detector (Chen and He, 2021).
 - :func:`alignment` and :func:`uniformity`: Wang and Isola (2020)'s two properties of a
   contrastive embedding on the hypersphere.
+- :func:`singular_values` and :func:`rankme`: the spectrum of the embeddings and its effective
+  rank (Garrido et al., 2023), which see dimensional collapse (Jing et al., 2022).
 
 :mod:`sslbook.evaluate` re-exports them all.
 """
@@ -93,3 +95,36 @@ def uniformity(z, t: float = 2.0) -> float:
     u = _unit_rows("z", z)
     sq = torch.pdist(u).pow(2)
     return float(torch.logsumexp(-t * sq, dim=0) - math.log(len(sq)))
+
+
+def singular_values(z) -> torch.Tensor:
+    """The singular values of the N x D embedding matrix ``z``, largest first (min(N, D) of them):
+    the spectrum whose tail shows dimensional collapse (Jing et al., 2022), dimensions the
+    embeddings barely use. The rows are not centred or normalised.
+
+    >>> singular_values(torch.tensor([[3.0, 0.0], [0.0, 4.0]])).tolist()
+    [4.0, 3.0]
+    """
+    z = torch.as_tensor(z, dtype=torch.float32) if not torch.is_tensor(z) else z
+    if z.ndim != 2 or min(z.shape) < 1:
+        raise ValueError(f"z must be N x D with N, D >= 1, got shape {tuple(z.shape)}")
+    if not torch.isfinite(z).all():
+        raise ValueError("z contains NaN or infinite values")
+    return torch.linalg.svdvals(z.double()).float()
+
+
+def rankme(z, eps: float = 1e-7) -> float:
+    """RankMe (Garrido et al., 2023, Eq. 1), the effective rank of the N x D embeddings ``z``: with
+    singular values ``s`` and ``p_k = s_k / sum(s) + eps``, ``exp(-sum_k p_k log p_k)``, between 1
+    (one direction) and min(N, D) (every direction used alike). It needs no labels; the paper
+    proposes it to choose among runs.
+
+    >>> round(rankme(torch.eye(4)), 3)
+    4.0
+    """
+    _validate.positive("eps", eps)
+    s = singular_values(z).double()
+    if s.sum() == 0:
+        raise ValueError("z is all zeros: its effective rank is undefined")
+    p = s / s.sum() + eps
+    return float(torch.exp(-(p * p.log()).sum()))

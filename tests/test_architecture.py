@@ -16,7 +16,7 @@ LAYERS = [
     {"models", "attention", "jepa"},
     {"losses", "families"},
     {"steps", "train", "checkpoints", "compress", "byol"},
-    {"recipes", "cli", "project", "domains", "multimodal", "tools"},
+    {"recipes", "cli", "project", "domains", "multimodal", "tools", "zoo"},
     {"evaluate", "geometry", "interpret", "clinical"},
     {"applications"},
     {"plots"},

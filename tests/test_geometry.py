@@ -46,5 +46,35 @@ def test_alignment_and_uniformity():
 
 
 def test_evaluate_re_exports_the_geometry():
-    for name in ("positive_ranks", "rank_signals", "embedding_std", "alignment", "uniformity"):
+    for name in ("positive_ranks", "rank_signals", "embedding_std", "alignment", "uniformity", "rankme",
+                 "singular_values"):
         assert getattr(evaluate, name) is getattr(geometry, name)
+
+
+def test_singular_values_and_rankme_follow_their_definitions():
+    import numpy as np
+
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(50, 6, generator=g) @ torch.diag(torch.tensor([5.0, 3.0, 1.0, 0.5, 0.1, 0.01]))
+    s = geometry.singular_values(z)
+    assert torch.allclose(s, torch.tensor(np.linalg.svd(z.numpy(), compute_uv=False)), rtol=1e-4)
+    assert (s[:-1] >= s[1:]).all()
+    p = s.double() / s.double().sum() + 1e-7          # Garrido et al. 2023, Eq. 1, by hand
+    assert math.isclose(geometry.rankme(z), float(torch.exp(-(p * p.log()).sum())), rel_tol=1e-9)
+    # analytic cases: D equal directions give D, one direction gives 1; the scale does not matter
+    assert math.isclose(geometry.rankme(torch.eye(5)), 5.0, rel_tol=1e-5)
+    line = torch.randn(40, 1, generator=g) @ torch.randn(1, 8, generator=g)
+    assert math.isclose(geometry.rankme(line), 1.0, rel_tol=1e-3)
+    assert math.isclose(geometry.rankme(z), geometry.rankme(1000 * z), rel_tol=1e-6)
+    # a dimensional collapse that the per-feature spread misses: 8 features, all on 2 directions
+    flat = torch.randn(200, 2, generator=g) @ torch.randn(2, 8, generator=g)
+    assert geometry.rankme(flat) < 2.01 < geometry.rankme(torch.randn(200, 8, generator=g))
+    assert geometry.embedding_std(flat) > 0.1
+    with pytest.raises(ValueError, match="all zeros"):
+        geometry.rankme(torch.zeros(4, 3))
+    with pytest.raises(ValueError, match="NaN"):
+        geometry.rankme(torch.tensor([[1.0, float("nan")], [0.0, 1.0]]))
+    with pytest.raises(ValueError, match="N x D"):
+        geometry.singular_values(torch.ones(3))
+    with pytest.raises(ValueError, match="eps"):
+        geometry.rankme(z, eps=0)

@@ -17,8 +17,8 @@ from . import ch4 as _ch4
 from ._common import ExerciseError
 from .ch1 import SCENARIOS, SIGNAL_KINDS, check_labels_needed, check_signal_kinds
 from .ch2 import check_ideal_loss, check_positive_top1
-from .ch3 import (check_augmentation_choice, check_bert_masking, check_collapse_std, check_momentum_update,
-                  check_triplet, check_which_factor)
+from .ch3 import (check_augmentation_choice, check_barlow_twins, check_bert_masking, check_collapse_std,
+                  check_momentum_update, check_sinkhorn_step, check_triplet, check_which_factor)
 from .ch5 import check_article_params, check_knn, check_queue
 from .ch6 import (
     check_chance_precision,
@@ -38,11 +38,11 @@ globals().update({name: getattr(_ch4, name) for name in _CH4})
 
 __all__ = [
     "ExerciseError", "SCENARIOS", "SIGNAL_KINDS", "check_article_params", "check_augmentation_choice",
-    "check_bert_masking", "check_chance_precision", "check_clip_loss", "check_collapse_std", "check_corruption",
+    "check_barlow_twins", "check_bert_masking", "check_chance_precision", "check_clip_loss", "check_collapse_std", "check_corruption",
     "check_dynamic_quantization", "check_ideal_loss", "check_knn", "check_labels_needed", "check_mean_pool",
     "check_momentum_update", "check_nearest_words", "check_negative_weights", "check_occlusion",
     "check_positive_top1", "check_precision_at_k", "check_queue", "check_scalar_logger", "check_signal_kinds",
-    "check_slowest_function", "check_standard_error", "check_step_speedup", "check_triplet", "check_verdict",
+    "check_sinkhorn_step", "check_slowest_function", "check_standard_error", "check_step_speedup", "check_triplet", "check_verdict",
     "check_which_factor",
 ]
 __all__ += _CH4  # noqa: PLE0605 - chapter 4's checkers, whatever their names
