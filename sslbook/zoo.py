@@ -32,12 +32,15 @@ from .train import Pretrained, fit, shuffled_batches
 #: The methods :func:`pretrain` trains.
 METHODS = ("simclr", "barlow_twins", "vicreg", "swav", "dino", "dino-no-centring", "dino-no-sharpening")
 
-#: DINO's student temperature and its teacher's (Caron et al., 2021: 0.1, and 0.04 after warm-up from 0.04).
+#: DINO's student temperature and its teacher's (Caron et al., 2021: 0.1; the teacher's 0.04, the official code's
+#: default, which the paper warms up to 0.07 over 30 epochs; no warm-up here).
 DINO_TEMPS = (0.1, 0.04)
 
 
 class _SwAVHead(nn.Module):
-    """K prototypes (rows of ``weight``, kept on the unit sphere): ``scores = normalize(z) @ normalize(C).T``."""
+    """K prototypes (rows of ``weight``), normalised inside ``forward`` (the gradient goes through the
+    normalisation; the official code renormalises the weights after each step instead):
+    ``scores = normalize(z) @ normalize(C).T``."""
 
     def __init__(self, dim: int, k: int):
         super().__init__()
@@ -67,7 +70,9 @@ def pretrain(images: torch.Tensor, method: str, *, arch: str = "digits", steps: 
     ``seed`` (by default :func:`sslbook.config.seed` ``(0)``) fixes the initial weights, the order and the
     views. The DINO methods also record, every step, the teacher's mean entropy and the KL divergence
     from the teacher's to the student's distribution (``history.values["teacher_entropy"]``, ``["kl"]``),
-    the two signals with which Caron et al. (2021, Fig. 7) tell the two collapses apart. Returns a :class:`~sslbook.train.Pretrained` (``model.encoder`` is the representation;
+    the two signals with which Caron et al. (2021, Fig. 7) tell the two collapses apart, and how much the
+    teacher's output depends on the image (``["teacher_mi"]``, the entropy of its batch-mean distribution
+    minus its mean entropy: 0 when every image gets the same distribution, whatever the temperature). Returns a :class:`~sslbook.train.Pretrained` (``model.encoder`` is the representation;
     ``meta["method"]`` names the method).
 
         >>> run = pretrain(torch.rand(64, 1, 8, 8), "vicreg", steps=2, batch_size=32)
@@ -104,7 +109,7 @@ def pretrain(images: torch.Tensor, method: str, *, arch: str = "digits", steps: 
         if method == "simclr":
             return losses.info_nce(z1, z2)
         if method == "barlow_twins":
-            return families.barlow_twins(z1, z2)
+            return families.barlow_twins(z1, z2, eps=1e-5)   # BatchNorm1d's eps: a constant feature is no error
         if method == "vicreg":
             return families.vicreg(z1, z2)
         if method == "swav":
@@ -118,9 +123,13 @@ def pretrain(images: torch.Tensor, method: str, *, arch: str = "digits", steps: 
             log_s = F.log_softmax(torch.stack([z2, z1]).detach() / student_temp, dim=-1)
             entropy = -(p_t * p_t.clamp_min(1e-12).log()).sum(-1).mean()
             kl = (p_t * (p_t.clamp_min(1e-12).log() - log_s)).sum(-1).mean()
+            # how much the teacher's output depends on the image: H(mean p) - mean H(p), the mutual information
+            # between image and output; 0 in both collapses (the same distribution for every image)
+            mean_p = p_t.reshape(-1, p_t.shape[-1]).mean(0)
+            depends = -(mean_p * mean_p.clamp_min(1e-12).log()).sum() - entropy
         if method != "dino-no-centring":
             center = families.dino_center(center, t)
-        return {"loss": loss, "teacher_entropy": float(entropy), "kl": float(kl)}
+        return {"loss": loss, "teacher_entropy": float(entropy), "kl": float(kl), "teacher_mi": float(depends)}
 
     params = [*model.parameters(), *extra.parameters()]
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=1e-4)

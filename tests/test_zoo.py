@@ -24,6 +24,8 @@ def test_every_method_trains_and_records_its_run(images, method):
         h, kl = run.history.values["teacher_entropy"], run.history.values["kl"]
         assert len(h) == len(kl) == 3
         assert all(0 <= v <= math.log(64) + 1e-5 for v in h) and all(v >= -1e-6 for v in kl)
+        mi = run.history.values["teacher_mi"]     # H(mean p) - mean H(p): between 0 and log K
+        assert len(mi) == 3 and all(-1e-5 <= v <= math.log(64) + 1e-5 for v in mi)
 
 
 def test_the_same_seed_gives_the_same_run_and_every_method_starts_from_the_same_weights(images):
