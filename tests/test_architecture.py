@@ -19,7 +19,7 @@ LAYERS = [
     {"recipes", "cli", "project", "domains", "multimodal", "tools", "zoo"},
     {"evaluate", "geometry", "interpret", "clinical"},
     {"applications"},
-    {"plots"},
+    {"plots", "diagrams"},
     {"widgets", "frames"},
     {"exercises"},
     {"student"},
