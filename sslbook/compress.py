@@ -121,6 +121,26 @@ def _strip_unused(graph_module: torch.fx.GraphModule) -> None:
             delattr(module, attr)
 
 
+#: The first torchao release with ``torchao.quantization.pt2e`` (PT2E quantization, the x86
+#: quantizer and its lowering); 0.10 has none of it (checked against the released wheels).
+TORCHAO_MINIMUM = (0, 11)
+
+
+def _require_torchao() -> None:
+    """Refuse, with the fix, a torchao too old (or absent) for the PT2E path."""
+    from importlib import metadata
+
+    try:
+        found = metadata.version("torchao")
+    except metadata.PackageNotFoundError:
+        raise ImportError("int8 quantization needs torchao >= 0.11, which is not installed: "
+                          "pip install 'torchao>=0.11'") from None
+    parts = tuple(int(p) for p in found.split("+")[0].split(".")[:2] if p.isdigit())
+    if parts < TORCHAO_MINIMUM:
+        raise ImportError(f"int8 quantization needs torchao >= 0.11 (torchao.quantization.pt2e), found "
+                          f"{found}: pip install -U 'torchao>=0.11' (and a torch release it supports)")
+
+
 @torch.no_grad()
 def quantize_int8(model: nn.Module, calibration: torch.Tensor,
                   activation_levels: int | None = None) -> torch.fx.GraphModule:
@@ -154,6 +174,7 @@ def quantize_int8(model: nn.Module, calibration: torch.Tensor,
         activation_levels = int8_activation_levels()[0]
     if activation_levels not in (128, 256) or isinstance(activation_levels, bool):
         raise ValueError(f"activation_levels must be 128 or 256 (or None for this processor's), got {activation_levels!r}")
+    _require_torchao()
     from torchao.quantization.pt2e import allow_exported_model_train_eval
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
     from torchao.quantization.pt2e.quantizer import x86_inductor_quantizer as x86
@@ -200,6 +221,7 @@ def lower_x86(quantized: torch.fx.GraphModule, example: torch.Tensor) -> torch.f
     if not has_x86_kernels():
         raise RuntimeError(f"lower_x86 needs an x86 processor (oneDNN's x86 int8 kernels); this one is "
                            f"{platform.machine()!r}: time the model quantize_int8 returned, or torch.compile it")
+    _require_torchao()
     from torchao.quantization.pt2e import allow_exported_model_train_eval
     from torchao.quantization.pt2e.lowering import lower_pt2e_quantized_to_x86
 

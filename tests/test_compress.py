@@ -144,3 +144,27 @@ def test_latency_is_per_image_and_restores_threads():
         compress.latency(nn.Linear(8, 8), torch.rand(2, 8), repeats=0)
     with pytest.raises(ValueError, match="images"):
         compress.latency(nn.Linear(8, 8), torch.rand(0, 8))
+
+
+@pytest.mark.parametrize("installed, match", [("0.10.0", "found 0.10.0"), (None, "not installed")])
+def test_a_torchao_without_pt2e_is_refused_with_the_fix(monkeypatch, installed, match):
+    """torchao 0.10 has no torchao.quantization.pt2e (checked against its wheel): say so and how to fix it."""
+    from importlib import metadata
+
+    def version(name):
+        if installed is None:
+            raise metadata.PackageNotFoundError(name)
+        return installed
+
+    monkeypatch.setattr(metadata, "version", version)
+    net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Flatten())
+    with pytest.raises(ImportError, match=f"torchao >= 0.11.*{match}|{match}.*pip install"):
+        compress.quantize_int8(net, torch.rand(4, 3, 6, 6))
+
+
+def test_the_declared_torchao_floor_is_the_one_the_code_checks(root):
+    import re
+
+    text = (root / "pyproject.toml").read_text()
+    floor = re.search(r'"torchao>=([\d.]+)"', text).group(1)
+    assert tuple(int(p) for p in floor.split(".")[:2]) == compress.TORCHAO_MINIMUM
