@@ -13,7 +13,7 @@ import torch
 
 from . import _validate, attention, augment, config, losses, models, text
 from .checkpoints import load_checkpoint, record
-from .train import Pretrained, fit, mlm_step, shuffled_batches, simclr_step
+from .train import Pretrained, adamw_one_cycle, fit, mlm_step, shuffled_batches, simclr_step
 
 
 @dataclass(frozen=True)
@@ -85,8 +85,7 @@ def pretrain_language(docs: text.PythonDocs, recipe: LanguageRecipe = LANGUAGE, 
     ids = vocab.encode(text.chunks(docs.pretraining, recipe.max_len), recipe.max_len)
     torch.manual_seed(seed)
     model = recipe.model(vocab)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
-    scheduler = None if steps is None else torch.optim.lr_scheduler.OneCycleLR(optimizer, recipe.lr, total_steps=steps)
+    optimizer, scheduler = adamw_one_cycle(model.parameters(), recipe.lr, steps, recipe.weight_decay)
     g = torch.Generator().manual_seed(seed)
     step = mlm_step(model, ids, vocab.mask_id, len(vocab), recipe.mask_ratio, (text.Vocab.PAD,), g)
     _, meta = recipe.run(step, len(ids), optimizer, g, model, steps=steps, seconds=seconds, scheduler=scheduler,

@@ -19,7 +19,7 @@ from torch import nn
 
 from . import _validate, config, data, losses, models
 from .checkpoints import record
-from .train import Pretrained, fit, shuffled_batches
+from .train import Pretrained, adamw_one_cycle, fit, shuffled_batches
 
 #: The caption vocabulary: the article word, then the colour and shape words.
 VOCAB = ("a",) + tuple(data.COLOURS) + data.SHAPES
@@ -202,8 +202,7 @@ def train_clip(pairs: Pairs, steps: int, batch_size: int = 128, lr: float = 3e-3
     seed = config.or_seed(seed)
     torch.manual_seed(seed)
     model = ClipModel()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps)
+    optimizer, scheduler = adamw_one_cycle(model.parameters(), lr, steps)
     batches = shuffled_batches(len(pairs.images), batch_size, torch.Generator().manual_seed(seed))
     step = clip_step(model, pairs, temperature, views, torch.Generator().manual_seed(seed), view_batch)
     history = fit(step, batches, optimizer, steps=steps, scheduler=scheduler,

@@ -75,6 +75,24 @@ def shuffled_batches(n: int, batch_size: int, generator: torch.Generator | None 
             yield order[start:start + batch_size]
 
 
+def adamw_one_cycle(params, lr: float, steps: int | None, weight_decay: float = 1e-4):
+    """The book's optimiser: AdamW at peak ``lr`` with a one-cycle schedule over ``steps`` steps
+    (Smith and Topin 2019: warm up, then anneal to nearly 0), or no schedule when ``steps`` is None
+    (a run limited by time alone). Returns ``(optimizer, scheduler)``; hand both to :func:`fit`.
+    A schedule is sized by steps, never by a guess of the time.
+
+    >>> opt, sched = adamw_one_cycle(torch.nn.Linear(2, 2).parameters(), 1e-3, steps=10)
+    >>> type(sched).__name__
+    'OneCycleLR'
+    """
+    _validate.positive("lr", lr)
+    if steps is not None:
+        _validate.positive_int("steps", steps)
+    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    scheduler = None if steps is None else torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps)
+    return optimizer, scheduler
+
+
 def fit(step_fn: Callable[[object], torch.Tensor | dict], batches: Iterable,
         optimizer: torch.optim.Optimizer, *, steps: int | None = None,
         seconds: float | None = None, scheduler=None, model: torch.nn.Module | None = None,

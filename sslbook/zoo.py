@@ -27,7 +27,7 @@ from torch import nn
 
 from . import _validate, augment, config, families, losses, models
 from .checkpoints import record
-from .train import Pretrained, fit, shuffled_batches
+from .train import Pretrained, adamw_one_cycle, fit, shuffled_batches
 
 #: The methods :func:`pretrain` trains.
 METHODS = ("simclr", "barlow_twins", "vicreg", "swav", "dino", "dino-no-centring", "dino-no-sharpening")
@@ -132,8 +132,7 @@ def pretrain(images: torch.Tensor, method: str, *, arch: str = "digits", steps: 
         return {"loss": loss, "teacher_entropy": float(entropy), "kl": float(kl), "teacher_mi": float(depends)}
 
     params = [*model.parameters(), *extra.parameters()]
-    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=1e-4)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps)
+    optimizer, scheduler = adamw_one_cycle(params, lr, steps)
     batch_size = min(batch_size, len(images))
     history = fit(step, shuffled_batches(len(images), batch_size, g_idx), optimizer, steps=steps,
                   scheduler=scheduler, model=model, progress=progress, desc=method)

@@ -111,3 +111,27 @@ def test_fit_calls_back_after_every_step_with_the_steps_done():
     assert seen[0][1] == pytest.approx(0.2) and seen[-1][1] > seen[0][1]   # after the step, not before
     with pytest.raises(ValueError, match="callback must be a function"):
         train.fit(lambda b: ((w - 1) ** 2).sum(), iter(int, 1), opt, steps=1, callback=3)
+
+
+def test_adamw_one_cycle_warms_up_and_anneals_over_its_steps():
+    model = torch.nn.Linear(3, 1)
+    optimizer, scheduler = train.adamw_one_cycle(model.parameters(), 0.01, steps=20, weight_decay=0.05)
+    assert isinstance(optimizer, torch.optim.AdamW) and optimizer.defaults["weight_decay"] == 0.05
+    rates = []
+    for _ in range(20):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    assert max(rates) == pytest.approx(0.01, rel=0.05)              # the peak is lr
+    assert rates[0] < 0.01 / 10 and rates[-1] < 0.01 / 100          # starts low, ends near 0
+
+
+def test_adamw_one_cycle_without_steps_has_no_schedule():
+    optimizer, scheduler = train.adamw_one_cycle(torch.nn.Linear(3, 1).parameters(), 0.01, steps=None)
+    assert scheduler is None and optimizer.param_groups[0]["lr"] == 0.01
+
+
+@pytest.mark.parametrize("kwargs, match", [({"lr": 0.0, "steps": 5}, "lr"), ({"lr": 0.01, "steps": 0}, "steps")])
+def test_adamw_one_cycle_refuses_bad_settings(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        train.adamw_one_cycle(torch.nn.Linear(3, 1).parameters(), **kwargs)
