@@ -39,6 +39,9 @@ def main(argv=None) -> int:
                              f"(default {cifar.VALIDATION_SIZE:,}; smaller only for a small image tree)")
     parser.add_argument("--no-track", dest="track", action="store_false",
                         help="skip the kNN learning curve (on the validation split) recorded in each pre-training checkpoint")
+    parser.add_argument("--chosen-by", default=None,
+                        help="the JSON that benchmarks/tune_cifar10.py wrote: its validation table is recorded in the "
+                             "SimCLR checkpoint (meta['chosen_by']); refused unless the recipe uses its best setting")
     args = parser.parse_args(argv)
     if args.steps is not None and args.steps < 1:
         parser.error(f"--steps must be a positive number of steps, got {args.steps}")
@@ -50,6 +53,7 @@ def main(argv=None) -> int:
     unknown = set(args.only or []) - set(kinds) - {"mlm"}
     if unknown:
         parser.error(f"--only: unknown kind(s) {sorted(unknown)}; this budget has {kinds} and mlm")
+    chosen_by = None if args.chosen_by is None else tuning_record(args.chosen_by, rec)
     seed_everything(0)  # SSLBOOK_SEED shifts it, and with it every run's seed below (pretrain's default)
     out = Path(args.out)
     chosen = kinds if args.only is None else [k for k in [*kinds, "mlm"] if k in args.only]
@@ -80,6 +84,8 @@ def main(argv=None) -> int:
             meta["validation"] = {**split, **on_val(model)}
             if args.track:
                 meta["track_on"] = "validation"
+            if kind == "simclr" and chosen_by is not None:
+                meta["chosen_by"] = chosen_by
         else:
             per_class = int(kind.split("-")[1])
             idx = data.few_labels(y, per_class, seed=0)  # seed=0: one fixed draw of the labelled images
@@ -112,6 +118,31 @@ def main(argv=None) -> int:
     if started:
         distributed.stop()
     return 0
+
+
+def tuning_record(path, rec) -> dict:
+    """The validation table of a ``benchmarks/tune_cifar10.py`` run (its JSON at ``path``), as a
+    checkpoint records it. Refused, with what differs, if the run read the test split or if ``rec``
+    does not use the setting it found best: a checkpoint must not claim a choice it did not follow."""
+    import json
+
+    record = json.loads(Path(path).read_text())
+    if record.get("benchmark") != "tune_cifar10" or "validation" not in str(record.get("scored_on", "")):
+        raise ValueError(f"--chosen-by must be the JSON of benchmarks/tune_cifar10.py (scored on the validation "
+                         f"split), got {path} with benchmark {record.get('benchmark')!r}")
+    best = next(r for r in record["rows"] if r["setting"] == record["best"])
+    used = {"crop_scale": list(rec.crop_scale or (0.08, 1.0)), "temperature": rec.temperature_for("simclr"), "lr": rec.lr}
+    found = {"crop_scale": best["change"]["crop_scale"], "temperature": best["change"]["temperature"]["simclr"],
+             "lr": best["change"]["lr"]}
+    if used != found:
+        raise ValueError(f"--chosen-by: the recipe uses {used}, but {path} found {found} best on the validation "
+                         "split; change the recipe in sslbook/recipes.py, or leave --chosen-by out")
+    keep = ("setting", "mean", "low", "high", "knn_per_seed")
+    return {"script": "benchmarks/tune_cifar10.py", "scored_on": record["scored_on"], "steps": record["steps"],
+            "seeds": record["seeds"], "fit_images": record["fit_images"],
+            "validation_images": record["validation_images"], "best": record["best"],
+            "previous": record["current"], "best_minus_previous": record["best_minus_current"],
+            "rows": [{k: r[k] for k in keep} for r in record["rows"]], "machine": f"{record.get('machine', '?')}, {record.get('threads', '?')} torch threads"}
 
 
 if __name__ == "__main__":  # pragma: no cover

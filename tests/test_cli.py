@@ -81,3 +81,46 @@ def test_the_command_line_runs_as_a_module(module):
     done = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "usage: python -m sslbook.recipes" in done.stdout and "--out" in done.stdout
+
+
+def _tuning_json(tmp_path, best_crop=0.2, best_tau=0.2, lr=1e-3, benchmark="tune_cifar10"):
+    import json
+
+    def row(crop, tau, mean):
+        return {"setting": f"crops {crop:g}-1, tau {tau:g}, lr {lr:g}", "mean": mean, "low": mean - 0.01,
+                "high": mean + 0.01, "knn_per_seed": [mean - 0.005, mean + 0.005], "current": False,
+                "change": {"crop_scale": [crop, 1.0], "temperature": {"simclr": tau}, "lr": lr}}
+    rows = [row(best_crop, best_tau, 0.5), row(0.08, 0.5, 0.4)]
+    record = {"benchmark": benchmark, "scored_on": "validation split; the test split is never read", "steps": 8,
+              "seeds": [0, 1], "fit_images": 30, "validation_images": 10, "rows": rows, "best": rows[0]["setting"],
+              "current": rows[1]["setting"], "best_minus_current": "a: +0.10", "machine": "x86_64", "threads": 2}
+    path = tmp_path / "tune.json"
+    path.write_text(json.dumps(record))
+    return path
+
+
+def _tiny_cli(monkeypatch, crop=(0.2, 1.0), tau=0.2):
+    tiny = recipes.Recipe(arch="small", batch_size=16, lr=1e-3, pretrain_steps={"simclr": 2}, supervised_steps={},
+                          crop_scale=crop, temperature={"simclr": tau})
+    monkeypatch.setitem(recipes.RECIPES, "quick", tiny)
+    x = (small_images(40) * 255).to(torch.uint8)
+    monkeypatch.setattr("sslbook.cifar.cifar10", lambda split, root=None: (x, torch.arange(40) % 10))
+    monkeypatch.setattr("sslbook.cifar.VALIDATION_SIZE", 10)
+
+
+def test_the_simclr_checkpoint_records_the_validation_table_it_was_chosen_by(tmp_path, monkeypatch):
+    _tiny_cli(monkeypatch)
+    out = tmp_path / "out"
+    assert cli.main(["--out", str(out), "--chosen-by", str(_tuning_json(tmp_path))]) == 0
+    meta = checkpoints.load_checkpoint(out / "cifar10-small-simclr.pt", models.encoder("small"))
+    record = meta["chosen_by"]
+    assert record["best"] == "crops 0.2-1, tau 0.2, lr 0.001" and record["scored_on"].startswith("validation")
+    assert [r["mean"] for r in record["rows"]] == [0.5, 0.4] and record["steps"] == 8
+
+
+@pytest.mark.parametrize("change, match", [({"best_crop": 0.08}, "found"), ({"benchmark": "cifar10"}, "tune_cifar10")])
+def test_a_tuning_record_the_recipe_did_not_follow_is_refused(tmp_path, monkeypatch, change, match):
+    _tiny_cli(monkeypatch)
+    with pytest.raises(ValueError, match=match):
+        cli.main(["--out", str(tmp_path / "out"), "--chosen-by", str(_tuning_json(tmp_path, **change))])
+    assert not (tmp_path / "out").exists()                    # refused before any training
