@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import sys
 from pathlib import Path
 
@@ -124,8 +125,6 @@ def tuning_record(path, rec) -> dict:
     """The validation table of a ``benchmarks/tune_cifar10.py`` run (its JSON at ``path``), as a
     checkpoint records it. Refused, with what differs, if the run read the test split or if ``rec``
     does not use the setting it found best: a checkpoint must not claim a choice it did not follow."""
-    import json
-
     record = json.loads(Path(path).read_text())
     if record.get("benchmark") != "tune_cifar10" or "validation" not in str(record.get("scored_on", "")):
         raise ValueError(f"--chosen-by must be the JSON of benchmarks/tune_cifar10.py (scored on the validation "

@@ -19,6 +19,7 @@ import io
 import platform
 import statistics
 import time
+from importlib import metadata
 
 import torch
 from torch import nn
@@ -128,8 +129,6 @@ TORCHAO_MINIMUM = (0, 11)
 
 def _require_torchao() -> None:
     """Refuse, with the fix, a torchao too old (or absent) for the PT2E path."""
-    from importlib import metadata
-
     try:
         found = metadata.version("torchao")
     except metadata.PackageNotFoundError:
