@@ -129,7 +129,10 @@ def tuning_record(path, rec) -> dict:
     if record.get("benchmark") != "tune_cifar10" or "validation" not in str(record.get("scored_on", "")):
         raise ValueError(f"--chosen-by must be the JSON of benchmarks/tune_cifar10.py (scored on the validation "
                          f"split), got {path} with benchmark {record.get('benchmark')!r}")
-    best = next(r for r in record["rows"] if r["setting"] == record["best"])
+    best = next((r for r in record.get("rows", []) if r.get("setting") == record.get("best")), None)
+    if best is None or "change" not in best:
+        raise ValueError(f"--chosen-by: {path} has no row for its best setting {record.get('best')!r}; "
+                         "re-run benchmarks/tune_cifar10.py to write a complete record")
     used = {"crop_scale": list(rec.crop_scale or (0.08, 1.0)), "temperature": rec.temperature_for("simclr"), "lr": rec.lr}
     found = {"crop_scale": best["change"]["crop_scale"], "temperature": best["change"]["temperature"]["simclr"],
              "lr": best["change"]["lr"]}

@@ -83,7 +83,7 @@ def test_the_command_line_runs_as_a_module(module):
     assert "usage: python -m sslbook.recipes" in done.stdout and "--out" in done.stdout
 
 
-def _tuning_json(tmp_path, best_crop=0.2, best_tau=0.2, lr=1e-3, benchmark="tune_cifar10"):
+def _tuning_json(tmp_path, best_crop=0.2, best_tau=0.2, lr=1e-3, benchmark="tune_cifar10", best=None):
     import json
 
     def row(crop, tau, mean):
@@ -92,7 +92,7 @@ def _tuning_json(tmp_path, best_crop=0.2, best_tau=0.2, lr=1e-3, benchmark="tune
                 "change": {"crop_scale": [crop, 1.0], "temperature": {"simclr": tau}, "lr": lr}}
     rows = [row(best_crop, best_tau, 0.5), row(0.08, 0.5, 0.4)]
     record = {"benchmark": benchmark, "scored_on": "validation split; the test split is never read", "steps": 8,
-              "seeds": [0, 1], "fit_images": 30, "validation_images": 10, "rows": rows, "best": rows[0]["setting"],
+              "seeds": [0, 1], "fit_images": 30, "validation_images": 10, "rows": rows, "best": best or rows[0]["setting"],
               "current": rows[1]["setting"], "best_minus_current": "a: +0.10", "machine": "x86_64", "threads": 2}
     path = tmp_path / "tune.json"
     path.write_text(json.dumps(record))
@@ -118,7 +118,8 @@ def test_the_simclr_checkpoint_records_the_validation_table_it_was_chosen_by(tmp
     assert [r["mean"] for r in record["rows"]] == [0.5, 0.4] and record["steps"] == 8
 
 
-@pytest.mark.parametrize("change, match", [({"best_crop": 0.08}, "found"), ({"benchmark": "cifar10"}, "tune_cifar10")])
+@pytest.mark.parametrize("change, match", [({"best_crop": 0.08}, "found"), ({"benchmark": "cifar10"}, "tune_cifar10"),
+                                           ({"best": "crops 0.5-1"}, "no row for its best setting")])
 def test_a_tuning_record_the_recipe_did_not_follow_is_refused(tmp_path, monkeypatch, change, match):
     _tiny_cli(monkeypatch)
     with pytest.raises(ValueError, match=match):
