@@ -51,9 +51,12 @@ DESCRIPTIONS = {
             "only; student code runs with your rights",
 }
 
+#: Runs bwrap with SIGINT ignored (an interrupt is for the kernel, not for the sandbox around it).
+IGNORE_SIGINT = "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); os.execvp(sys.argv[1], sys.argv[1:])"
+
 #: Runs inside the sandbox, in the kernel's own process, before the kernel: limits, hidden folders, exec.
 LAUNCHER = r"""
-import ctypes, os, resource, sys
+import ctypes, os, resource, signal, sys
 args = sys.argv[1:]
 cut = args.index("--")
 opts, cmd = args[:cut], args[cut + 1:]
@@ -78,6 +81,7 @@ for path in hide:
         ok = libc.mount(b"/dev/null", path.encode(), None, 4096, None) == 0      # MS_BIND
     if not ok:
         sys.exit(f"sandbox: could not hide {path}")
+signal.signal(signal.SIGINT, signal.SIG_DFL)   # bwrap's launch ignored it; the kernel must get its interrupts
 os.execv(cmd[0], cmd)
 """
 
@@ -195,9 +199,13 @@ class Sandbox:
                     wrap += ["--ro-bind", str(Path(data).resolve()), str(Path(data).resolve())]
             for path in self._hidden():
                 wrap += ["--tmpfs", str(path)] if path.is_dir() else ["--ro-bind", "/dev/null", str(path)]
-            wrap += ["--bind", str(self.root), str(self.root), "--unshare-all", "--die-with-parent",
+            # --as-pid-1: the kernel is its namespace's first process, as under unshare; otherwise its parent
+            # is bwrap's init (pid 1) and ipykernel, taking that for an orphaned kernel, shuts down at once.
+            wrap += ["--bind", str(self.root), str(self.root), "--unshare-all", "--die-with-parent", "--as-pid-1",
                      "--chdir", str(self.work)]
-            return wrap + launch
+            # bwrap itself (outside) must outlive the interrupt a long cell gets: it ignores SIGINT, and the
+            # launcher (inside) gives the kernel the default back, so the cell still gets its KeyboardInterrupt.
+            return [sys.executable, "-c", IGNORE_SIGINT, *wrap, *launch]
         return launch
 
     def kernel_manager(self):

@@ -1,9 +1,14 @@
 """The grader's parts without a kernel (issue 26): data-only replies, the write-back of arguments changed
 in place, reading a check cell, statuses, and the sandbox's folder, environment and command line."""
+import ast
 import io
 import os
 import pickle
+import shutil
+import socket
 import stat
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -169,6 +174,57 @@ def test_the_sandbox_is_a_fresh_folder_with_a_clean_environment(tmp_path, monkey
     assert not root.exists()
 
 
+PROBE = r"""
+import os, socket, sys
+hidden, port, *targets = sys.argv[1:]
+report = {"hidden": sorted(os.listdir(hidden)) if os.path.exists(hidden) else "absent", "cwd": os.getcwd()}
+for where in targets:
+    try:
+        open(where, "w").close()
+        report[where] = "written"
+    except OSError:
+        report[where] = "refused"
+try:
+    socket.create_connection(("127.0.0.1", int(port)), timeout=2).close()
+    report["network"] = "reached"
+except OSError:
+    report["network"] = "unreachable"
+print(report)
+"""
+
+
+@pytest.mark.parametrize("mode", ["bwrap", "unshare"])
+def test_a_process_run_as_the_grader_runs_a_kernel_sees_no_network_and_no_hidden_files(tmp_path, mode):
+    """Not only the command line: a process actually run the way the grader runs a kernel, in each
+    isolation this machine has (.ci/run installs bubblewrap; unshare needs user namespaces)."""
+    if shutil.which(mode) is None:
+        pytest.skip(f"{mode} is not installed here")
+    chapters, secret = tmp_path / "chapters", tmp_path / "class"
+    chapters.mkdir()
+    (secret / "alice").mkdir(parents=True)
+    (secret / "alice" / "answers.ipynb").write_text("{}")
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    system = "/usr/sslbook-probe"   # bwrap's system is read-only; unshare's is yours, so it is not tried there
+    try:
+        with sandbox.Sandbox(chapters, hide=[secret], mode=mode) as box:
+            own = str(box.root / "home" / "probe")
+            targets = [own, str(secret / "alice" / "planted")] + ([system] if mode == "bwrap" else [])
+            cmd = box.command([sys.executable, "-c", PROBE, str(secret), str(server.getsockname()[1]), *targets])
+            done = subprocess.run(cmd, env=box.env(), cwd=box.work, capture_output=True, text=True, timeout=60)
+            assert done.returncode == 0, done.stderr
+            report = ast.literal_eval(done.stdout.strip().splitlines()[-1])
+            assert report["hidden"] in ([], "absent") and report["network"] == "unreachable", report
+            assert report[own] == "written" and report["cwd"] == str(box.work), report
+            if mode == "bwrap":
+                assert report[system] == "refused", report
+    finally:
+        server.close()
+    assert sorted(p.name for p in (secret / "alice").iterdir()) == ["answers.ipynb"]   # nothing planted
+    assert not os.path.exists(system)
+
+
 @pytest.mark.parametrize("mode", ["bwrap", "unshare", "none"])
 def test_the_kernel_command_wraps_the_kernel_in_each_mode(tmp_path, mode):
     chapters, secret = tmp_path / "chapters", tmp_path / "class"
@@ -180,7 +236,8 @@ def test_the_kernel_command_wraps_the_kernel_in_each_mode(tmp_path, mode):
         assert cmd[-5:] == ["python", "-m", "ipykernel_launcher", "-f", "k.json"]
         assert ["RLIMIT_DATA", str(2**30)] == cmd[cmd.index("RLIMIT_DATA"):cmd.index("RLIMIT_DATA") + 2]
         if mode == "bwrap":
-            assert cmd[:5] == ["bwrap", "--ro-bind", "/", "/", "--dev"] and "--unshare-all" in cmd
+            assert cmd[:3] == [os.sys.executable, "-c", sandbox.IGNORE_SIGINT] and "--unshare-all" in cmd
+            assert cmd[3:8] == ["bwrap", "--ro-bind", "/", "/", "--dev"] and "--as-pid-1" in cmd
             assert ["--bind", str(box.root), str(box.root)] == cmd[cmd.index("--bind"):cmd.index("--bind") + 3]
         elif mode == "unshare":
             assert cmd[:4] == ["unshare", "--user", "--map-root-user", "--net"]
