@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 from sslbook import exercises, student
 from sslbook.exercises import ExerciseError
-from sslbook.exercises import ch3
+from sslbook.exercises import ch1, ch3
 
 RIGHT_KINDS = {"a": "supervised", "b": "unsupervised", "c": "self-supervised",
                "d": "self-supervised", "e": "supervised", "f": "unsupervised"}
@@ -70,6 +70,17 @@ def test_labels_needed(answer, capsys):
 def test_labels_needed_wrong(answer, match):
     with pytest.raises(ExerciseError, match="Exercise 1.2: .*" + match):
         exercises.check_labels_needed(answer, fake_probe)
+
+
+def test_labels_needed_is_measured_by_the_checkers_own_probe():
+    """The chapter's check cell passes no function: a student's redefined pixel_probe cannot reach it."""
+    from sslbook.exercises import ch1
+    n = next(n for n in range(1, 60) if ch1.pixel_probe(n) >= 0.9)
+    exercises.check_labels_needed(n)
+    with pytest.raises(ExerciseError, match="Exercise 1.2: "):   # not the smallest (or, by noise, below 0.9)
+        exercises.check_labels_needed(n + 1)
+    with pytest.raises(ValueError, match="per_class must be a whole number >= 1, got 0"):
+        ch1.pixel_probe(0)
 
 
 def test_labels_needed_reports_a_probe_that_raises():
@@ -465,7 +476,8 @@ MINE = ["ch1", "ch2", "ch3", "ch5", "ch6", "ch7", "ch8", "ch9"]  # chapter 4's m
 def test_no_reference_solution_is_public(name):
     module = importlib.import_module(f"sslbook.exercises.{name}")
     public = {n for n, obj in vars(module).items() if not n.startswith("_") and not inspect.ismodule(obj)
-              and not n.startswith("check_") and n not in {"SCENARIOS", "SIGNAL_KINDS", "annotations"}
+              and not n.startswith("check_") and n not in {"SCENARIOS", "SIGNAL_KINDS", "annotations",
+                                                           "pixel_probe"}   # 1.2's measurement, printed in the chapter
               and not (inspect.isclass(obj) and not obj.__module__.startswith("sslbook"))}
     assert public == set(), f"sslbook.exercises.{name} hands out {sorted(public)}: make them private"
 
@@ -482,7 +494,7 @@ def test_the_package_exports_only_checkers():
 
 
 PRELUDE = {"math": math, "np": np, "scipy": scipy, "torch": torch, "F": F, "nn": torch.nn, "exercises": exercises,
-           "pixel_probe": fake_probe}  # a stand-in for what chapter 1 measures
+           "pixel_probe": ch1.pixel_probe}  # what chapter 1's pixel_probe measures, and its checker with it
 
 
 def chapter_exercises():
