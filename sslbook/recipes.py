@@ -85,7 +85,7 @@ RECIPES = {
     # (meta["test"]). benchmarks/tune_cifar10.py has since re-checked the choice on the validation
     # split only (800 steps, seeds 0 and 1, kNN k = 20 on 5,000 validation images): these settings had
     # the best mean, level with crops of 8-100% at tau 0.2, both ahead of tau 0.5. Its JSON, passed as
-    # --chosen-by, is recorded in the SimCLR checkpoint when the checkpoints are re-made.
+    # --chosen-by, is recorded in the shipped SimCLR checkpoint (meta["chosen_by"]).
     "quick": Recipe(arch="small", batch_size=256, lr=3e-3,
                     pretrain_steps={"simclr": 3000, "moco": 4400},
                     supervised_steps={10: 300, 100: 600, 1000: 1500},
@@ -300,13 +300,19 @@ def train_supervised(model: nn.Module, images: torch.Tensor, labels: torch.Tenso
 
 
 @torch.no_grad()
-def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 1024) -> float:
-    """The share of ``images`` (floats in [0, 1]) that the classifier ``model`` labels right."""
+def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
+    """The classifier ``model``'s label for each of ``images`` (N x C x H x W floats in [0, 1]): N integers."""
+    _validate.tensor("images", images, ndim=4, floating=True)
     model.eval()
     dev = next(model.parameters()).device
-    right = sum(int((model(images[i:i + batch_size].to(dev)).argmax(1).cpu() == labels[i:i + batch_size]).sum())
-                for i in range(0, len(images), batch_size))
-    return round(right / len(images), 4)
+    return torch.cat([model(images[i:i + batch_size].to(dev)).argmax(1).cpu() for i in range(0, len(images), batch_size)])
+
+
+def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 1024) -> float:
+    """The share of ``images`` (floats in [0, 1]) that the classifier ``model`` labels right, to 4 decimals."""
+    if len(labels) != len(images):
+        raise ValueError(f"labels must have one entry per image ({len(images)}), got {len(labels)}")
+    return round(int((predict(model, images, batch_size) == labels).sum()) / len(images), 4)
 
 
 if __name__ == "__main__":  # pragma: no cover  (python -m sslbook.recipes: the command line of sslbook.cli)

@@ -35,6 +35,13 @@ def test_main_writes_loadable_checkpoints_with_their_command(tmp_path, monkeypat
     sup = checkpoints.load_checkpoint(tmp_path / "cifar10-small-supervised-2.pt", models.classifier("small"))
     assert sup["labels_per_class"] == 2 and sup["images"] == 20
     assert 0 <= sup["validation"]["accuracy"] <= 1 and 0 <= sup["test"]["accuracy"] <= 1
+    # three runs by default, each its own label draw and seed; the first is the checkpoint
+    runs = sup["runs"]
+    assert [r["label_draw"] for r in runs] == [0, 1, 2] and len({r["seed"] for r in runs}) == 3
+    assert runs[0]["validation"] == sup["validation"]["accuracy"] and runs[0]["test"] == sup["test"]["accuracy"]
+    for r in runs:   # the test predictions, one digit per test image, agree with the recorded accuracy
+        guess = torch.tensor([int(d) for d in r["test_predictions"]])
+        assert len(guess) == 40 and round(float((guess == y).float().mean()), 4) == r["test"]
     assert "cifar10-small-moco.pt: 2 steps" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         cli.main(["--out", str(tmp_path), "--only", "byol"])
@@ -67,7 +74,12 @@ def test_main_reads_the_test_split_only_after_every_choice_is_made(tmp_path, mon
     monkeypatch.setattr(recipes, "pretrain", watch("pretrain", recipes.pretrain))
     monkeypatch.setattr(recipes, "train_supervised", watch("train_supervised", recipes.train_supervised))
     assert cli.main(["--out", str(tmp_path)]) == 0
-    assert events == ["read train", "pretrain", "pretrain", "train_supervised", "read test"]
+    assert events == ["read train", "pretrain", "pretrain", *["train_supervised"] * 3, "read test"]
+
+
+def test_supervised_seeds_must_be_positive(tmp_path):
+    with pytest.raises(SystemExit):
+        cli.main(["--out", str(tmp_path), "--supervised-seeds", "0"])
 
 
 def test_the_former_module_name_still_runs_the_command_line():

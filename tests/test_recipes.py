@@ -6,7 +6,7 @@ import platform
 import pytest
 import torch
 
-from sslbook import checkpoints, models, recipes
+from sslbook import checkpoints, cifar, models, recipes
 
 SHIPPED = str(checkpoints.shipped())  # sslbook/weights, package data; parametrize needs the path at collection
 
@@ -200,14 +200,24 @@ def test_each_shipped_checkpoint_loads_safely_and_matches_the_recipe_in_the_code
     kind = os.path.basename(path)[len("cifar10-small-"):-3]
     model = models.classifier("small") if kind.startswith("supervised") else models.encoder("small")
     meta = checkpoints.load_checkpoint(path, model)  # torch.load(weights_only=True) inside
-    assert meta["command"] == "SSLBOOK_BUDGET=quick python -m sslbook.recipes --out chapters/checkpoints"
+    assert meta["command"].startswith("SSLBOOK_BUDGET=quick python -m sslbook.recipes --out ")
     assert meta["budget"] == "quick" and meta["arch"] == "small" and meta["seconds"] > 0
     expected = rec.supervised_steps[int(kind.split("-")[1])] if kind.startswith("supervised") else rec.pretrain_steps[kind]
     assert meta["steps"] == expected, "the checkpoint was made with other settings than the recipe in the code"
     assert len(meta["loss"]) == meta["steps"]
     assert all(torch.isfinite(p).all() for p in model.state_dict().values())
     assert meta["precision"] in ("float32", "bfloat16") and meta["channels_last"] == rec.channels_last
-    if not kind.startswith("supervised"):            # the learning curve, from before the first step to the last
+    # made outside the validation split, scored there, and once on the test split
+    assert meta["images"] == 50_000 - cifar.VALIDATION_SIZE or kind.startswith("supervised")
+    assert meta["validation"]["images"] == cifar.VALIDATION_SIZE and meta["test"]["images"] == 10_000
+    if kind == "simclr":                             # the validation table that chose its crops and temperature
+        assert "--chosen-by benchmarks/results/tune_cifar10.json" in meta["command"]
+        chosen = meta["chosen_by"]
+        assert "validation" in chosen["scored_on"] and chosen["best"] in [r["setting"] for r in chosen["rows"]]
+    if kind.startswith("supervised"):                # several runs, each with its test predictions
+        assert len(meta["runs"]) >= 3 and all(len(r["test_predictions"]) == 10_000 for r in meta["runs"])
+    else:                                            # the learning curve, on the validation split
+        assert meta["track_on"] == "validation"
         curve = meta["track"]
         assert curve["step"] == [i * meta["steps"] // recipes.TRACK_POINTS for i in range(recipes.TRACK_POINTS + 1)]
         assert curve["knn20"][-1] > curve["knn20"][0] + 0.15
