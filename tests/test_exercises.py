@@ -74,7 +74,6 @@ def test_labels_needed_wrong(answer, match):
 
 def test_labels_needed_is_measured_by_the_checkers_own_probe():
     """The chapter's check cell passes no function: a student's redefined pixel_probe cannot reach it."""
-    from sslbook.exercises import ch1
     n = next(n for n in range(1, 60) if ch1.pixel_probe(n) >= 0.9)
     exercises.check_labels_needed(n)
     with pytest.raises(ExerciseError, match="Exercise 1.2: "):   # not the smallest (or, by noise, below 0.9)

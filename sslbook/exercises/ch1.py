@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import numbers
 import functools
+import numbers
 
 import numpy as np
 import torch
