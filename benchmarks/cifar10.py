@@ -2,9 +2,9 @@
 
 Every score here is made on the validation split (sslbook.cifar.validation_split: 5,000 stratified
 training images, never trained on); the test split is read once, at the end of section (d), and
-scores its two final encoders only. (The quick recipe's own crop scale and temperature were chosen
-on the test split in an earlier version and have not been re-chosen yet: benchmarks/tune_cifar10.py
-does that on the validation split.)
+scores its two final encoders only. (The quick recipe's crop scale and temperature were first picked
+on the test split in an earlier version; benchmarks/tune_cifar10.py has since re-checked them on the
+validation split alone.)
 
 (a)  Views per second of one SimCLR training step of chapter 5's small CNN (two views of
      each image of a batch, the forward and backward pass, an AdamW step, the InfoNCE loss in
@@ -426,8 +426,8 @@ def main(argv=None) -> dict:
             f"{name}: {r['meta']['planned_steps']} planned, {r['meta']['steps']} done" for name, r in d["recipes"].items()))
         print("Read as a CPU-budget regime, not a ranking of recipes: one run each, and the standard recipe is "
               "ResNet-18 sized for 1,000 GPU epochs, of which this budget buys a small share; the book's recipe was "
-              "sized for this small CNN and budget (its crop scale and temperature chosen on the test split in an "
-              "earlier version). The DataLoader's workers share the cores with the training process.")
+              "sized for this small CNN and budget (its crop scale and temperature first picked on the test split in an "
+              "earlier version, re-checked on the validation split since). The DataLoader's workers share the cores with the training process.")
         for name, r in d["recipes"].items():
             print(f"validation curve, {name}: " + "; ".join(
                 f"{p['seconds']:.0f} s: kNN {p['knn20']:.3f}, probe {p['linear_probe']:.3f}" for p in r["validation_curve"]))

@@ -43,6 +43,9 @@ def main(argv=None) -> int:
     parser.add_argument("--chosen-by", default=None,
                         help="the JSON that benchmarks/tune_cifar10.py wrote: its validation table is recorded in the "
                              "SimCLR checkpoint (meta['chosen_by']); refused unless the recipe uses its best setting")
+    parser.add_argument("--supervised-chosen-by", default=None,
+                        help="the JSON that benchmarks/tune_supervised.py wrote: its validation table per label count "
+                             "is recorded in each supervised checkpoint; refused unless the recipe uses its best settings")
     parser.add_argument("--supervised-seeds", type=int, default=3,
                         help="runs per supervised baseline, each with its own label draw and initialisation; the "
                              "first is the checkpoint, all are recorded with their test predictions (default 3)")
@@ -60,6 +63,7 @@ def main(argv=None) -> int:
     if unknown:
         parser.error(f"--only: unknown kind(s) {sorted(unknown)}; this budget has {kinds} and mlm")
     chosen_by = None if args.chosen_by is None else tuning_record(args.chosen_by, rec)
+    sup_chosen = None if args.supervised_chosen_by is None else supervised_record(args.supervised_chosen_by, rec)
     seed_everything(0)  # SSLBOOK_SEED shifts it, and with it every run's seed below (pretrain's default)
     out = Path(args.out)
     chosen = kinds if args.only is None else [k for k in [*kinds, "mlm"] if k in args.only]
@@ -94,11 +98,12 @@ def main(argv=None) -> int:
                 meta["chosen_by"] = chosen_by
         else:
             per_class = int(kind.split("-")[1])
+            tuned = rec.for_labels(per_class)    # the settings chosen on the validation split for this count
             runs = []   # run r: label draw r and the book's seed r (run 0 is the checkpoint)
             for r in range(args.supervised_seeds):
                 idx = data.few_labels(y, per_class, seed=r)
                 net = models.classifier(rec.arch)
-                done = recipes.train_supervised(net, x[idx], y[idx], rec, steps=rec.supervised_steps[per_class],
+                done = recipes.train_supervised(net, x[idx], y[idx], tuned, steps=rec.supervised_steps[per_class],
                                                 seed=config.seed(r))
                 runs.append((net, {"label_draw": r, "seed": config.seed(r), "seconds": done["seconds"],
                                    "validation": recipes.accuracy(net, val_x, val_y)}, done))
@@ -106,6 +111,9 @@ def main(argv=None) -> int:
             meta["labels_per_class"] = per_class
             meta["validation"] = {**split, "accuracy": runs[0][1]["validation"]}
             meta["runs"] = [info for _, info, _ in runs]
+            if sup_chosen is not None:
+                meta["chosen_by"] = {**{k: v for k, v in sup_chosen.items() if k != "counts"},
+                                     **sup_chosen["counts"][str(per_class)]}
             replicas[kind] = [net for net, _, _ in runs]
         if kind != "mlm":
             meta.update(command=command, arch=rec.arch, budget=budget, recipe=settings)
@@ -163,6 +171,35 @@ def tuning_record(path, rec) -> dict:
             "validation_images": record["validation_images"], "best": record["best"],
             "previous": record["current"], "best_minus_previous": record["best_minus_current"],
             "rows": [{k: r[k] for k in keep} for r in record["rows"]], "machine": f"{record.get('machine', '?')}, {record.get('threads', '?')} torch threads"}
+
+
+def supervised_record(path, rec) -> dict:
+    """The validation tables of a ``benchmarks/tune_supervised.py`` run (its JSON at ``path``), one per
+    label count under ``"counts"``. Refused, with what differs, unless it was scored on the validation
+    split, covers every supervised count of ``rec`` and ``rec.for_labels`` uses each count's best setting."""
+    record = json.loads(Path(path).read_text())
+    if record.get("benchmark") != "tune_supervised" or "validation" not in str(record.get("scored_on", "")):
+        raise ValueError(f"--supervised-chosen-by must be the JSON of benchmarks/tune_supervised.py (scored on the "
+                         f"validation split), got {path} with benchmark {record.get('benchmark')!r}")
+    counts = {}
+    for per_class in rec.supervised_steps:
+        table = record.get("counts", {}).get(str(per_class))
+        if table is None:
+            raise ValueError(f"--supervised-chosen-by: {path} has no table for {per_class} labels per class; "
+                             f"re-run benchmarks/tune_supervised.py")
+        used = {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(rec.for_labels(per_class)).items()
+                if k in recipes.SUPERVISED_KNOBS}
+        if used != table["best_change"]:
+            raise ValueError(f"--supervised-chosen-by: at {per_class} labels per class the recipe uses {used}, but "
+                             f"{path} found {table['best_change']} best on the validation split; change "
+                             f"supervised_tuned in sslbook/recipes.py, or leave --supervised-chosen-by out")
+        keep = ("setting", "mean", "low", "high", "accuracy_per_seed")
+        counts[str(per_class)] = {"steps": table["steps"], "best": table["best"], "article": table["article"],
+                                  "best_minus_article": table["best_minus_article"],
+                                  "rows": [{k: r[k] for k in keep} for r in table["rows"]]}
+    return {"script": "benchmarks/tune_supervised.py", "scored_on": record["scored_on"], "seeds": record["seeds"],
+            "fit_images": record["fit_images"], "validation_images": record["validation_images"], "counts": counts,
+            "machine": f"{record.get('machine', '?')}, {record.get('threads', '?')} torch threads"}
 
 
 if __name__ == "__main__":  # pragma: no cover

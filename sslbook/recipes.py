@@ -30,13 +30,21 @@ METHODS = ("simclr", "moco")
 VIEWS = {"cifar": augment.cifar_views, "digits": augment.digit_views}
 
 
+#: How a supervised baseline is optimised, and the settings a tuning may change per label count.
+SUPERVISED_SCHEDULES = ("constant", "one-cycle")
+SUPERVISED_KNOBS = {"supervised_lr", "supervised_schedule", "supervised_crop_scale"}
+
+
 @dataclass(frozen=True)
 class Recipe:
     """The settings of one training setup, gathered in one place.
 
     ``temperature`` overrides :data:`sslbook.losses.TEMPERATURES` per method
     (empty: the defaults there). ``views`` names the augmentation (:data:`VIEWS`).
-    The supervised baselines follow the article's program: Adam at ``supervised_lr``.
+    The supervised baselines start from the article's program (Adam at a constant ``supervised_lr``,
+    crops of ``supervised_crop_scale`` and flips); ``supervised_schedule="one-cycle"`` gives them the
+    pre-training's optimiser instead (AdamW, one-cycle, ``weight_decay``), and ``supervised_tuned`` holds
+    the settings chosen per labels-per-class count on the validation split (:meth:`for_labels`).
     ``precision`` (:data:`sslbook.precision.PRECISIONS`; ``"auto"``: bfloat16 where the hardware
     computes it natively) and ``channels_last`` set how the network runs.
     """
@@ -53,6 +61,9 @@ class Recipe:
     queue_size: int = 4096
     momentum: float = 0.99
     supervised_lr: float = 1e-3
+    supervised_schedule: str = "constant"                 # "constant" (Adam) or "one-cycle" (AdamW)
+    supervised_crop_scale: tuple = (0.08, 1.0)
+    supervised_tuned: dict = field(default_factory=dict)  # labels per class -> changes, see for_labels
     crop_scale: tuple | None = None                       # None: the views' own (cifar_views: 0.08-1)
     precision: str = "float32"
     channels_last: bool = False
@@ -65,10 +76,26 @@ class Recipe:
         _validate.positive_int("queue_size", self.queue_size)
         _validate.in_range("momentum", self.momentum, 0, 1)
         _validate.one_of("precision", self.precision, set(precision.PRECISIONS))
+        _validate.positive("supervised_lr", self.supervised_lr)
+        _validate.one_of("supervised_schedule", self.supervised_schedule, set(SUPERVISED_SCHEDULES))
+        low = self.supervised_crop_scale[0] if len(self.supervised_crop_scale) == 2 else -1
+        if not (0 < low <= self.supervised_crop_scale[1] <= 1):
+            raise ValueError(f"supervised_crop_scale must be (low, high) with 0 < low <= high <= 1, "
+                             f"got {self.supervised_crop_scale}")
+        for count, changes in self.supervised_tuned.items():
+            wrong = set(changes) - SUPERVISED_KNOBS
+            if wrong:
+                raise ValueError(f"supervised_tuned[{count}] may change only {sorted(SUPERVISED_KNOBS)}, "
+                                 f"got {sorted(wrong)}")
 
     def temperature_for(self, method: str) -> float:
         """This recipe's temperature for ``method``: its override, else the default in ``losses``."""
         return losses.temperature_of(method, self.temperature.get(method))
+
+    def for_labels(self, per_class: int) -> "Recipe":
+        """This recipe with the supervised settings chosen for ``per_class`` labels per class
+        (``supervised_tuned``; unchanged for a count that was not tuned)."""
+        return self.replace(**self.supervised_tuned.get(per_class, {}))
 
     def replace(self, **changes) -> "Recipe":
         """A copy with some settings changed (validated again)."""
@@ -76,16 +103,13 @@ class Recipe:
 
 
 RECIPES = {
-    # A short schedule for a 2-core CPU (about 19 minutes each): crops of 20-100% of the image and
-    # SimCLR at temperature 0.2, channels-last, bfloat16 where the processor computes it natively.
-    # How these were chosen, honestly: the crop scale and the temperature were picked in an earlier
-    # version by kNN on the CIFAR-10 *test* split (0.53 against 0.47 for 8-100% and tau 0.5, after
-    # 800 steps). Since then the command line trains on the 45,000 images outside the validation
-    # split and records the learning curve there, and the test split scores each checkpoint once
-    # (meta["test"]). benchmarks/tune_cifar10.py has since re-checked the choice on the validation
-    # split only (800 steps, seeds 0 and 1, kNN k = 20 on 5,000 validation images): these settings had
-    # the best mean, level with crops of 8-100% at tau 0.2, both ahead of tau 0.5. Its JSON, passed as
-    # --chosen-by, is recorded in the shipped SimCLR checkpoint (meta["chosen_by"]).
+    # A short schedule for a 2-core CPU (about 19 minutes each), channels-last, bfloat16 where the
+    # processor computes it natively. SimCLR's crops (20-100%) and temperature (0.2) were first picked
+    # on the CIFAR-10 *test* split in an earlier version, then re-checked on the validation split alone
+    # by benchmarks/tune_cifar10.py (2 x 2 grid, seeds 0 and 1): best mean, level with crops of 8-100%.
+    # The supervised baselines had the same effort (benchmarks/tune_supervised.py: optimiser x crops,
+    # seeds 0 and 1, per label count, on the validation split); both JSONs are recorded in the
+    # checkpoints (meta["chosen_by"]), passed as --chosen-by and --supervised-chosen-by.
     "quick": Recipe(arch="small", batch_size=256, lr=3e-3,
                     pretrain_steps={"simclr": 3000, "moco": 4400},
                     supervised_steps={10: 300, 100: 600, 1000: 1500},
@@ -265,7 +289,8 @@ def train_supervised(model: nn.Module, images: torch.Tensor, labels: torch.Tenso
                      seed: int | None = None, progress: bool = True) -> dict:
     """Train a classifier (see :func:`sslbook.models.classifier`) in place with
     cross-entropy: the article's supervised program (Adam at ``recipe.supervised_lr``,
-    random resized crop and flip) at the images' native size (N x C x H x W in [0, 1], labels N),
+    random resized crop of ``recipe.supervised_crop_scale`` and flip; AdamW one-cycle when
+    ``recipe.supervised_schedule`` says so; pass ``recipe.for_labels(n)`` for the tuned settings) at the images' native size (N x C x H x W in [0, 1], labels N),
     batches of ``recipe.batch_size``. ``seed`` (by default the book's seed ``sslbook.seed(0)``,
     which ``SSLBOOK_SEED`` shifts) fixes the order of the images and the crops. Returns the record
     for a checkpoint. No ``DistributedDataParallel`` here: under ``torchrun`` each process trains its own copy
@@ -287,16 +312,21 @@ def train_supervised(model: nn.Module, images: torch.Tensor, labels: torch.Tenso
         model.to(memory_format=torch.channels_last)
     mode = precision.resolve(recipe.precision, dev)
     batch_size = min(recipe.batch_size, len(images))
-    crop_flip = augment.RandomViews(rotation=0, crop_scale=(0.08, 1.0), crop_ratio=(3 / 4, 4 / 3), flip=True)
+    crop_flip = augment.RandomViews(rotation=0, crop_scale=tuple(recipe.supervised_crop_scale),
+                                    crop_ratio=(3 / 4, 4 / 3), flip=True)
     g_idx = torch.Generator().manual_seed(seed)
     g_aug = torch.Generator(device=dev).manual_seed(seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=recipe.supervised_lr)
+    if recipe.supervised_schedule == "one-cycle":
+        optimizer, scheduler = adamw_one_cycle(model.parameters(), recipe.supervised_lr, steps, recipe.weight_decay)
+    else:
+        optimizer, scheduler = torch.optim.Adam(model.parameters(), lr=recipe.supervised_lr), None
     step = supervised_step(model, images.to(dev), labels.to(dev), crop_flip, g_aug, mode, recipe.channels_last)
     history = fit(step, (i.to(dev) for i in shuffled_batches(len(images), batch_size, g_idx)), optimizer,
-                  steps=steps, seconds=seconds, model=model, progress=progress, desc="supervised")
+                  steps=steps, seconds=seconds, scheduler=scheduler, model=model, progress=progress,
+                  desc="supervised")
     model.cpu().eval().to(memory_format=torch.contiguous_format)
     return record(history, len(images), batch_size, method="supervised", lr=recipe.supervised_lr,
-                  precision=mode, channels_last=recipe.channels_last)
+                  schedule=recipe.supervised_schedule, crop_scale=list(recipe.supervised_crop_scale), precision=mode, channels_last=recipe.channels_last)
 
 
 @torch.no_grad()

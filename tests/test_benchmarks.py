@@ -117,6 +117,19 @@ def test_tuning_never_reads_the_test_split(root, monkeypatch, tmp_path):
     assert all(len(r["knn_per_seed"]) == 2 and r["low"] <= r["mean"] <= r["high"] for r in result["rows"])
 
 
+def test_supervised_tuning_never_reads_the_test_split(root, monkeypatch, tmp_path):
+    """benchmarks/tune_supervised.py chooses the supervised baselines' settings on the validation split only."""
+    tune, read = benchmark_on_fake_cifar10("tune_supervised", root, monkeypatch, 300)
+    result = tune.main(["--steps", "1", "--seeds", "0", "1", "--counts", "2", "--validation-size", "50",
+                        "--out", str(tmp_path / "s.json")])
+    assert read == ["train"]
+    assert result["scored_on"].startswith("validation split") and result["validation_images"] == 50
+    table = result["counts"]["2"]
+    assert len(table["rows"]) == 4 and table["article"] == "Adam 1e-3 constant, crops 0.08-1"
+    assert table["best_change"] == next(r["change"] for r in table["rows"] if r["setting"] == table["best"])
+    assert all(len(r["accuracy_per_seed"]) == 2 and r["low"] <= r["mean"] <= r["high"] for r in table["rows"])
+
+
 def test_the_standard_recipes_lars_and_schedule(root, monkeypatch):
     """benchmarks/standard_simclr.py: LARS scales a weight's step by eta |w| / (|g| + wd |w|) (clipped at
     1 relative to the learning rate) and leaves biases alone; the schedule warms up, then decays to 0."""

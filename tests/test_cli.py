@@ -1,5 +1,6 @@
 """The command line that trains the shipped checkpoints (sslbook.cli, run as python -m sslbook.recipes):
 trained outside the validation split, learning curve and choices on it, the test split read once at the end."""
+import json
 import subprocess
 import sys
 
@@ -96,7 +97,6 @@ def test_the_command_line_runs_as_a_module(module):
 
 
 def _tuning_json(tmp_path, best_crop=0.2, best_tau=0.2, lr=1e-3, benchmark="tune_cifar10", best=None):
-    import json
 
     def row(crop, tau, mean):
         return {"setting": f"crops {crop:g}-1, tau {tau:g}, lr {lr:g}", "mean": mean, "low": mean - 0.01,
@@ -137,3 +137,49 @@ def test_a_tuning_record_the_recipe_did_not_follow_is_refused(tmp_path, monkeypa
     with pytest.raises(ValueError, match=match):
         cli.main(["--out", str(tmp_path / "out"), "--chosen-by", str(_tuning_json(tmp_path, **change))])
     assert not (tmp_path / "out").exists()                    # refused before any training
+
+
+def _supervised_json(tmp_path, best_schedule="one-cycle", counts=(2,), benchmark="tune_supervised"):
+    def row(schedule, mean):
+        change = {"supervised_schedule": schedule, "supervised_lr": 3e-3 if schedule == "one-cycle" else 1e-3,
+                  "supervised_crop_scale": [0.08, 1.0]}
+        return {"setting": f"{schedule}, crops 0.08-1", "change": change, "accuracy_per_seed": [mean, mean],
+                "mean": mean, "low": mean, "high": mean, "seconds": 1.0}
+    rows = [row("constant", 0.3), row("one-cycle", 0.4)]
+    best = next(r for r in rows if r["change"]["supervised_schedule"] == best_schedule)
+    table = {"steps": 2, "rows": rows, "best": best["setting"], "best_change": best["change"],
+             "article": rows[0]["setting"], "best_minus_article": None}
+    record = {"benchmark": benchmark, "scored_on": "validation split; the test split is never read", "seeds": [0, 1],
+              "fit_images": 30, "validation_images": 10, "counts": {str(c): table for c in counts},
+              "machine": "x86_64", "threads": 2}
+    path = tmp_path / "tune_supervised.json"
+    path.write_text(json.dumps(record))
+    return path
+
+
+def _tiny_supervised(monkeypatch, tuned):
+    _tiny_cli(monkeypatch)
+    tiny = recipes.RECIPES["quick"].replace(pretrain_steps={}, supervised_steps={2: 2}, supervised_tuned=tuned)
+    monkeypatch.setitem(recipes.RECIPES, "quick", tiny)
+
+
+def test_each_supervised_checkpoint_is_trained_with_and_records_its_tuned_settings(tmp_path, monkeypatch):
+    _tiny_supervised(monkeypatch, {2: {"supervised_schedule": "one-cycle", "supervised_lr": 3e-3}})
+    out = tmp_path / "out"
+    args = ["--out", str(out), "--supervised-seeds", "1", "--supervised-chosen-by", str(_supervised_json(tmp_path))]
+    assert cli.main(args) == 0
+    meta = checkpoints.load_checkpoint(out / "cifar10-small-supervised-2.pt", models.classifier("small"))
+    assert meta["schedule"] == "one-cycle" and meta["lr"] == 3e-3 and meta["crop_scale"] == [0.08, 1.0]
+    record = meta["chosen_by"]
+    assert record["best"] == "one-cycle, crops 0.08-1" and record["scored_on"].startswith("validation")
+    assert [r["mean"] for r in record["rows"]] == [0.3, 0.4] and "counts" not in record
+
+
+@pytest.mark.parametrize("tuned, kwargs, match", [({}, {}, "found"), ({2: {"supervised_schedule": "one-cycle",
+                                                   "supervised_lr": 3e-3}}, {"counts": (5,)}, "no table for 2"),
+                                                  ({}, {"benchmark": "tune_cifar10"}, "tune_supervised.py")])
+def test_a_supervised_tuning_record_the_recipe_did_not_follow_is_refused(tmp_path, monkeypatch, tuned, kwargs, match):
+    _tiny_supervised(monkeypatch, tuned)
+    with pytest.raises(ValueError, match=match):
+        cli.main(["--out", str(tmp_path / "out"), "--supervised-chosen-by", str(_supervised_json(tmp_path, **kwargs))])
+    assert not (tmp_path / "out").exists()

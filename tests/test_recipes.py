@@ -145,6 +145,27 @@ def test_train_supervised_rejects_bad_arguments():
         recipes.train_supervised(models.classifier("small"), small_images(8), y, steps=0)
     with pytest.raises(ValueError, match="same length"):
         recipes.train_supervised(models.classifier("small"), small_images(8), y[:5], steps=1)
+    with pytest.raises(ValueError, match="supervised_schedule must be one of"):
+        recipes.recipe().replace(supervised_schedule="cosine")
+    with pytest.raises(ValueError, match="supervised_crop_scale must be"):
+        recipes.recipe().replace(supervised_crop_scale=(0.5, 0.2))
+    with pytest.raises(ValueError, match=r"supervised_tuned\[10\] may change only"):
+        recipes.recipe().replace(supervised_tuned={10: {"lr": 1e-2}})
+
+
+def test_for_labels_applies_the_settings_tuned_for_that_count_only():
+    rec = recipes.recipe().replace(supervised_tuned={10: {"supervised_schedule": "one-cycle", "supervised_lr": 3e-3}})
+    at10, at100 = rec.for_labels(10), rec.for_labels(100)
+    assert (at10.supervised_schedule, at10.supervised_lr) == ("one-cycle", 3e-3)
+    assert (at100.supervised_schedule, at100.supervised_lr) == (rec.supervised_schedule, rec.supervised_lr)
+
+
+@pytest.mark.parametrize("schedule", recipes.SUPERVISED_SCHEDULES)
+def test_train_supervised_records_the_schedule_and_crops_it_used(schedule):
+    rec = recipes.recipe().replace(batch_size=8, supervised_schedule=schedule, supervised_crop_scale=(0.2, 1.0))
+    meta = recipes.train_supervised(models.classifier("small"), small_images(8), torch.arange(8) % 2, rec,
+                                    steps=3, progress=False)
+    assert meta["schedule"] == schedule and meta["crop_scale"] == [0.2, 1.0] and len(meta["loss"]) == 3
 
 
 def test_train_supervised_learns_a_separable_task():
@@ -214,7 +235,12 @@ def test_each_shipped_checkpoint_loads_safely_and_matches_the_recipe_in_the_code
         assert "--chosen-by benchmarks/results/tune_cifar10.json" in meta["command"]
         chosen = meta["chosen_by"]
         assert "validation" in chosen["scored_on"] and chosen["best"] in [r["setting"] for r in chosen["rows"]]
-    if kind.startswith("supervised"):                # several runs, each with its test predictions
+    if kind.startswith("supervised"):                # tuned on validation; several runs with their test predictions
+        tuned = rec.for_labels(int(kind.split("-")[1]))
+        assert (meta["schedule"], meta["lr"]) == (tuned.supervised_schedule, tuned.supervised_lr)
+        assert meta["crop_scale"] == list(tuned.supervised_crop_scale)
+        assert "--supervised-chosen-by benchmarks/results/tune_supervised.json" in meta["command"]
+        assert meta["chosen_by"]["best"] in [r["setting"] for r in meta["chosen_by"]["rows"]]
         assert len(meta["runs"]) >= 3 and all(len(r["test_predictions"]) == 10_000 for r in meta["runs"])
     else:                                            # the learning curve, on the validation split
         assert meta["track_on"] == "validation"
