@@ -11,12 +11,12 @@ from sslbook import losses, recipes, train
 #: The layers, lowest first. A module may import only modules of its own layer or below.
 LAYERS = [
     {"_validate", "config", "distributed", "precision", "stats"},
-    {"data", "cifar", "text"},
+    {"data", "cifar", "text", "scenes"},
     {"augment", "masking"},
     {"models", "attention", "jepa"},
     {"losses", "families"},
     {"steps", "train", "checkpoints", "compress", "byol"},
-    {"recipes", "cli", "project", "domains", "multimodal", "tools", "zoo"},
+    {"recipes", "cli", "project", "domains", "multimodal", "tools", "zoo", "objects"},
     {"evaluate", "geometry", "interpret", "clinical"},
     {"applications"},
     {"plots", "diagrams"},
