@@ -103,17 +103,17 @@ class Recipe:
 
 
 RECIPES = {
-    # A short schedule for a 2-core CPU (about 19 minutes each), channels-last, bfloat16 where the
-    # processor computes it natively. SimCLR's crops (20-100%) and temperature (0.2) were first picked
-    # on the CIFAR-10 *test* split in an earlier version, then re-checked on the validation split alone
-    # by benchmarks/tune_cifar10.py (2 x 2 grid, seeds 0 and 1): best mean, level with crops of 8-100%.
-    # The supervised baselines had the same effort (benchmarks/tune_supervised.py: optimiser x crops,
-    # seeds 0 and 1, per label count, on the validation split); both JSONs are recorded in the
-    # checkpoints (meta["chosen_by"]), passed as --chosen-by and --supervised-chosen-by.
+    # About 19 minutes each on a 2-core CPU, channels-last, bfloat16 where the CPU computes it natively.
+    # SimCLR's crops and temperature, first picked on the *test* split in an earlier version, were
+    # re-checked on the validation split by benchmarks/tune_cifar10.py (2 x 2 grid, seeds 0 and 1); the
+    # supervised baselines had the same effort per label count (benchmarks/tune_supervised.py). Both
+    # tables are recorded in the checkpoints (meta["chosen_by"]; --chosen-by, --supervised-chosen-by).
     "quick": Recipe(arch="small", batch_size=256, lr=3e-3,
                     pretrain_steps={"simclr": 3000, "moco": 4400},
                     supervised_steps={10: 300, 100: 600, 1000: 1500},
-                    temperature={"simclr": 0.2}, crop_scale=(0.2, 1.0), precision="auto", channels_last=True),
+                    temperature={"simclr": 0.2}, crop_scale=(0.2, 1.0), precision="auto", channels_last=True,
+                    supervised_tuned={c: {"supervised_schedule": "one-cycle", "supervised_lr": 3e-3,
+                                          "supervised_crop_scale": (low, 1.0)} for c, low in ((10, 0.08), (100, 0.2), (1000, 0.2))}),
     # About 200 epochs (the field's usual CIFAR-10 budget) on a GPU.
     "full": Recipe(arch="resnet18", batch_size=512, lr=2e-3,
                    pretrain_steps={"simclr": 19500, "moco": 19500},
@@ -288,9 +288,9 @@ def train_supervised(model: nn.Module, images: torch.Tensor, labels: torch.Tenso
                      recipe: Recipe | None = None, *, steps: int, seconds: float | None = None,
                      seed: int | None = None, progress: bool = True) -> dict:
     """Train a classifier (see :func:`sslbook.models.classifier`) in place with
-    cross-entropy: the article's supervised program (Adam at ``recipe.supervised_lr``,
-    random resized crop of ``recipe.supervised_crop_scale`` and flip; AdamW one-cycle when
-    ``recipe.supervised_schedule`` says so; pass ``recipe.for_labels(n)`` for the tuned settings) at the images' native size (N x C x H x W in [0, 1], labels N),
+    cross-entropy, random resized crops of ``recipe.supervised_crop_scale`` and flips: Adam at a
+    constant ``recipe.supervised_lr`` (the article's program), or AdamW one-cycle when
+    ``recipe.supervised_schedule`` says so (pass ``recipe.for_labels(n)`` for the settings chosen per count) at the images' native size (N x C x H x W in [0, 1], labels N),
     batches of ``recipe.batch_size``. ``seed`` (by default the book's seed ``sslbook.seed(0)``,
     which ``SSLBOOK_SEED`` shifts) fixes the order of the images and the crops. Returns the record
     for a checkpoint. No ``DistributedDataParallel`` here: under ``torchrun`` each process trains its own copy
