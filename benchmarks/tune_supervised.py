@@ -1,7 +1,8 @@
-"""Tuning the supervised baselines on the validation split, with the effort the SimCLR recipe had.
+"""Tuning the supervised baselines on the validation split, with a budget like the SimCLR recipe's.
 
 benchmarks/tune_cifar10.py chose SimCLR's settings from a 2 x 2 grid at 2 seeds, scored on the
-validation split. The supervised baselines chapter 5 compares SimCLR with get the same: for each
+validation split. The supervised baselines chapter 5 compares SimCLR with get a comparable budget
+(not the same protocol: chapter 5 says how the two differ): for each
 label count of the quick recipe (10, 100 and 1,000 labels per class), a 2 x 2 grid of
 optimiser (the article's Adam at a constant 1e-3, or the pre-training's AdamW one-cycle at 3e-3)
 x lower crop scale (0.08 or 0.2, as in SimCLR's grid), at seeds 0 and 1. Seed r draws its labelled

@@ -106,7 +106,7 @@ RECIPES = {
     # About 19 minutes each on a 2-core CPU, channels-last, bfloat16 where the CPU computes it natively.
     # SimCLR's crops and temperature, first picked on the *test* split in an earlier version, were
     # re-checked on the validation split by benchmarks/tune_cifar10.py (2 x 2 grid, seeds 0 and 1); the
-    # supervised baselines had the same effort per label count (benchmarks/tune_supervised.py). Both
+    # supervised baselines had a comparable budget per label count (benchmarks/tune_supervised.py). Both
     # tables are recorded in the checkpoints (meta["chosen_by"]; --chosen-by, --supervised-chosen-by).
     "quick": Recipe(arch="small", batch_size=256, lr=3e-3,
                     pretrain_steps={"simclr": 3000, "moco": 4400},
